@@ -1,0 +1,171 @@
+// Which WebAssembly kernel computes a conv, and the kernel rearrangements the Winograd paths need.
+import type { Conv2dGeometry } from "../../tensor/conv-geometry.js";
+
+/** How the WebAssembly backend computes one conv geometry. */
+export type WasmConvPath =
+  | "pointwise-gemm"
+  | "im2col-gemm"
+  | "depthwise-direct"
+  | "winograd-f4x4"
+  | "winograd-dilated"
+  | "winograd-blocks";
+
+export interface WasmConvOptions {
+  /**
+   * Winograd F(4x4, 3x3) for the forward and input gradient of stride-1 convs: 3x3 ("winograd-f4x4"),
+   * dilated 3x3 through space-to-batch ("winograd-dilated"), undilated kernels up to 9x9 as sums of 3x3
+   * blocks ("winograd-blocks"): "auto" (default) when both the input and output channels per group are
+   * >= WINOGRAD_MIN_CHANNELS, "always" where it applies (tests), "never". The weight gradient always uses
+   * im2col + GEMM.
+   */
+  winograd?: "auto" | "always" | "never";
+  /**
+   * A call is split across no more threads than it has this many direct-conv FLOPs per thread (default
+   * MIN_FLOPS_PER_THREAD; tests set 0 to split the smallest convs).
+   */
+  minFlopsPerThread?: number;
+}
+
+/**
+ * Below this many channels per group the transforms and the 36 small GEMMs' packing cost more than the
+ * multiplications saved (measured on this machine: 64 -> 64 channels, 56x56: 3.2 ms against 4.4 ms with
+ * im2col; grouped 128 channels / 8 groups (16 per group), 28x28: 0.80 ms against 0.70 ms).
+ */
+export const WINOGRAD_MIN_CHANNELS = 32;
+
+/** The Winograd variant for geometry g's kernel and dilation (stride 1), or null when none applies. */
+function winogradKind(g: Conv2dGeometry): WasmConvPath | null {
+  if (g.strideH !== 1 || g.strideW !== 1) return null;
+  const dilated = g.dilationH > 1 || g.dilationW > 1;
+  if (g.kH === 3 && g.kW === 3) return dilated ? "winograd-dilated" : "winograd-f4x4";
+  const fits = (k: number) => k >= 3 && k <= MAX_BLOCKED_KERNEL;
+  return !dilated && fits(g.kH) && fits(g.kW) ? "winograd-blocks" : null;
+}
+
+/**
+ * Largest kernel side computed as 3x3 blocks: a k x k kernel takes ceil(k/3)^2 blocks of 2.25 multiplies
+ * per output each (5x5: 9 against 25 direct; 7x7: 20.25 against 49).
+ */
+export const MAX_BLOCKED_KERNEL = 9;
+
+/** Which kernel of a conv: forward, input gradient or weight gradient. */
+export type WasmConvDirection = "forward" | "backwardInput" | "backwardWeight";
+
+/**
+ * The path for geometry g: depthwise (every group has one input channel, Cout = Cin x multiplier) runs the
+ * direct kernel; 1x1 stride-1 unpadded is a plain GEMM; 3x3 stride-1 may use Winograd for the forward and
+ * for the input gradient (itself a stride-1 3x3 conv, see transposedGeometry); the rest is im2col + GEMM.
+ */
+export function wasmConvPath(
+  g: Conv2dGeometry,
+  direction: WasmConvDirection = "forward",
+  options: WasmConvOptions = {},
+): WasmConvPath {
+  if (g.groups > 1 && g.cIn === g.groups) return "depthwise-direct";
+  const pointwise =
+    g.kH === 1 &&
+    g.kW === 1 &&
+    g.strideH === 1 &&
+    g.strideW === 1 &&
+    g.padTop === 0 &&
+    g.padLeft === 0 &&
+    g.padBottom === 0 &&
+    g.padRight === 0;
+  if (pointwise) return "pointwise-gemm";
+  const mode = options.winograd ?? "auto";
+  // The input gradient pads the output gradient by the kernel extent minus the padding: no crop allowed.
+  const padsFit =
+    Math.max(g.padTop, g.padBottom) <= (g.kH - 1) * g.dilationH &&
+    Math.max(g.padLeft, g.padRight) <= (g.kW - 1) * g.dilationW;
+  const winogradable = direction === "forward" || (direction === "backwardInput" && padsFit);
+  const kind = winogradKind(g);
+  if (winogradable && mode !== "never" && kind) {
+    const wide = g.cIn / g.groups >= WINOGRAD_MIN_CHANNELS && g.cOut / g.groups >= WINOGRAD_MIN_CHANNELS;
+    if (mode === "always" || wide) return kind;
+  }
+  return "im2col-gemm";
+}
+
+/**
+ * The input gradient of a stride-1 conv as a forward conv: gradOut (Cout channels, Hout x Wout) padded by
+ * (k - 1) x dilation - pad on each side, with the same dilation, the kernel flipped and its two channel axes
+ * swapped per group.
+ */
+export function transposedGeometry(g: Conv2dGeometry): Conv2dGeometry {
+  return {
+    ...g,
+    cIn: g.cOut,
+    hIn: g.hOut,
+    wIn: g.wOut,
+    cOut: g.cIn,
+    padTop: (g.kH - 1) * g.dilationH - g.padTop,
+    padLeft: (g.kW - 1) * g.dilationW - g.padLeft,
+    padBottom: (g.kH - 1) * g.dilationH - g.padBottom,
+    padRight: (g.kW - 1) * g.dilationW - g.padRight,
+    hOut: g.hIn,
+    wOut: g.wIn,
+  };
+}
+
+/** w'[grp * cinG + ci][co][taps - 1 - t] = w[grp * coutG + co][ci][t]: the kernel of transposedGeometry. */
+export function writeTransposedFlipped(dst: Float32Array, w: Float32Array, g: Conv2dGeometry): void {
+  const taps = g.kH * g.kW;
+  const cinG = g.cIn / g.groups;
+  const coutG = g.cOut / g.groups;
+  for (let grp = 0; grp < g.groups; grp++) {
+    for (let co = 0; co < coutG; co++) {
+      for (let ci = 0; ci < cinG; ci++) {
+        const src = ((grp * coutG + co) * cinG + ci) * taps;
+        const to = ((grp * cinG + ci) * coutG + co) * taps;
+        for (let t = 0; t < taps; t++) dst[to + taps - 1 - t] = w[src + t];
+      }
+    }
+  }
+}
+
+/**
+ * Weight gradients are split by input channel (each thread owns whole columns of gradW: the one-thread
+ * sums, no partials) when there are at least this many input channels; convs with fewer (stems) are
+ * computed in WEIGHT_PARTS parts of output rows instead, summed in order.
+ */
+export const WEIGHT_SPLIT_MIN_CHANNELS = 8;
+/** Parts of a few-channel weight gradient: fixed, so the sum's rounding never depends on the threads. */
+export const WEIGHT_PARTS = 8;
+
+/** How the weight gradient of geometry g is computed (the same for any thread count). */
+export function weightGradientSplit(g: Conv2dGeometry): "channels" | "parts" {
+  const depthwise = g.groups > 1 && g.cIn === g.groups;
+  return depthwise || g.cIn >= WEIGHT_SPLIT_MIN_CHANNELS ? "channels" : "parts";
+}
+
+/**
+ * The 3x3 kernel of a kH x kW conv's blocks: w3[co][(p bw + q) cinG + ci][a][b] = w[co][ci][3p + a][3q + b]
+ * (0 past the kernel's edge), matching the input channels of assembly/spacebatch.ts shiftStack.
+ */
+export function writeBlockKernel(
+  dst: Float32Array,
+  w: Float32Array,
+  g: Conv2dGeometry,
+  bh: number,
+  bw: number,
+): void {
+  const cinG = g.cIn / g.groups;
+  const blocks = bh * bw;
+  for (let co = 0; co < g.cOut; co++) {
+    for (let blk = 0; blk < blocks; blk++) {
+      const p = Math.floor(blk / bw);
+      const q = blk - p * bw;
+      for (let ci = 0; ci < cinG; ci++) {
+        const to = ((co * blocks + blk) * cinG + ci) * 9;
+        const from = (co * cinG + ci) * g.kH * g.kW;
+        for (let a = 0; a < 3; a++) {
+          for (let b = 0; b < 3; b++) {
+            const kh = 3 * p + a;
+            const kw = 3 * q + b;
+            dst[to + a * 3 + b] = kh < g.kH && kw < g.kW ? w[from + kh * g.kW + kw] : 0;
+          }
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,382 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { conv2dKernels } from "../../src/kernels/conv2d.js";
+import {
+  conv2dBackwardInputRef,
+  conv2dBackwardWeightRef,
+  conv2dForwardRef,
+} from "../../src/kernels/ref/conv2d.js";
+import { makeWasmConv2d } from "../../src/kernels/wasm/conv2d.js";
+import { useReferenceKernels, useWasmKernelsSync, wasmConvPath } from "../../src/kernels/wasm/index.js";
+import { instantiateSync } from "../../src/kernels/wasm/module.js";
+import { type Conv2dGeometry, conv2dGeometry, type Padding2d } from "../../src/tensor/conv-geometry.js";
+import { expectClose } from "../helpers/close.js";
+import { Rng, randArray, WASM_VARIANTS } from "./wasm-variants.js";
+
+interface Spec {
+  n: number;
+  groups: number;
+  cInG: number;
+  cOutG: number;
+  kH: number;
+  kW: number;
+  stride: [number, number];
+  dilation: [number, number];
+  pads: [number, number, number, number];
+  extra: [number, number];
+}
+
+function geometryOf(s: Spec): Conv2dGeometry {
+  const [pt, pl, pb, pr] = s.pads;
+  // Smallest input the kernel fits in, plus extra rows/columns so output widths cross the 4- and 8-lane steps.
+  const h = Math.max(1, s.dilation[0] * (s.kH - 1) + 1 - pt - pb) + s.extra[0];
+  const w = Math.max(1, s.dilation[1] * (s.kW - 1) + 1 - pl - pr) + s.extra[1];
+  const padding: Padding2d = [pt, pl, pb, pr];
+  return conv2dGeometry([s.n, s.cInG * s.groups, h, w], [s.cOutG * s.groups, s.cInG, s.kH, s.kW], {
+    stride: s.stride,
+    dilation: s.dilation,
+    padding,
+    groups: s.groups,
+  });
+}
+
+const int = (min: number, max: number) => fc.integer({ min, max });
+const pair = (min: number, max: number) => fc.tuple(int(min, max), int(min, max));
+const pads = fc.tuple(int(0, 3), int(0, 3), int(0, 3), int(0, 3));
+
+/** Dense and grouped convs on the im2col path: channel counts cross the 4-row tile, pixel counts the 8-column one. */
+const generalArb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 3),
+  groups: int(1, 3),
+  cInG: int(1, 5),
+  cOutG: int(1, 9),
+  kH: int(1, 5),
+  kW: int(1, 5),
+  stride: pair(1, 3),
+  dilation: pair(1, 3),
+  pads,
+  extra: pair(0, 9),
+});
+
+/** 1x1, stride 1, unpadded: the input plane is the GEMM operand itself (dilation is irrelevant but allowed). */
+const pointwiseArb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 3),
+  groups: int(1, 3),
+  cInG: int(1, 9),
+  cOutG: int(1, 9),
+  kH: fc.constant(1),
+  kW: fc.constant(1),
+  stride: fc.constant<[number, number]>([1, 1]),
+  dilation: pair(1, 2),
+  pads: fc.constant<[number, number, number, number]>([0, 0, 0, 0]),
+  extra: pair(0, 12),
+});
+
+/** groups == Cin with a channel multiplier: the direct kernel; widths up to 20 hit the 8-, 4- and 1-wide steps. */
+const depthwiseArb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 3),
+  groups: int(2, 5),
+  cInG: fc.constant(1),
+  cOutG: int(1, 3),
+  kH: int(1, 5),
+  kW: int(1, 5),
+  stride: pair(1, 3),
+  dilation: pair(1, 3),
+  pads,
+  extra: pair(0, 20),
+});
+
+function sizes(g: Conv2dGeometry): { x: number; w: number; y: number } {
+  return {
+    x: g.n * g.cIn * g.hIn * g.wIn,
+    w: g.cOut * (g.cIn / g.groups) * g.kH * g.kW,
+    y: g.n * g.cOut * g.hOut * g.wOut,
+  };
+}
+
+/** Runs forward (with and without bias), input gradient and weight gradient against the reference. */
+function checkAll(kernels: ReturnType<typeof makeWasmConv2d>, g: Conv2dGeometry, seed: number): void {
+  const rng = new Rng(seed);
+  const s = sizes(g);
+  const x = randArray(s.x, rng);
+  const w = randArray(s.w, rng);
+  const bias = randArray(g.cOut, rng);
+  const gy = randArray(s.y, rng);
+  const label = `${wasmConvPath(g)} ${JSON.stringify(g)} seed ${seed}`;
+  for (const b of [null, bias]) {
+    const expected = new Float32Array(s.y);
+    const actual = new Float32Array(s.y).fill(Number.NaN);
+    conv2dForwardRef(x, w, b, g, expected);
+    kernels.forward(x, w, b, g, actual);
+    expectClose(actual, expected, { rtol: 1e-4, label: `forward${b ? "+bias" : ""} ${label}` });
+  }
+  const gxExpected = new Float32Array(s.x);
+  const gxActual = new Float32Array(s.x).fill(Number.NaN);
+  conv2dBackwardInputRef(gy, w, g, gxExpected);
+  kernels.backwardInput(gy, w, g, gxActual);
+  expectClose(gxActual, gxExpected, { rtol: 1e-4, label: `backwardInput ${label}` });
+  const gwExpected = new Float32Array(s.w);
+  const gwActual = new Float32Array(s.w).fill(Number.NaN);
+  conv2dBackwardWeightRef(x, gy, g, gwExpected);
+  kernels.backwardWeight(x, gy, g, gwActual);
+  expectClose(gwActual, gwExpected, { rtol: 1e-4, label: `backwardWeight ${label}` });
+}
+
+/** 3x3, stride 1, undilated: Winograd F(4x4, 3x3); widths up to 40 leave 1-3 columns in the last tile and tile groups. */
+const winogradArb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 2),
+  groups: int(1, 3),
+  cInG: int(1, 10),
+  cOutG: int(1, 10),
+  kH: fc.constant(3),
+  kW: fc.constant(3),
+  stride: fc.constant<[number, number]>([1, 1]),
+  dilation: fc.constant<[number, number]>([1, 1]),
+  pads,
+  extra: pair(0, 40),
+});
+
+/** 3x3, stride 1, dilated (1-3 per axis): Winograd on the phase images of space-to-batch. */
+const dilatedArb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 2),
+  groups: int(1, 2),
+  cInG: int(1, 6),
+  cOutG: int(1, 6),
+  kH: fc.constant(3),
+  kW: fc.constant(3),
+  stride: fc.constant<[number, number]>([1, 1]),
+  dilation: pair(1, 3),
+  pads: fc.tuple(int(0, 6), int(0, 6), int(0, 6), int(0, 6)),
+  extra: pair(0, 20),
+});
+
+/** Stride 1, undilated, kernels 3..9 a side (not both 3): Winograd on 3x3 blocks of shifted input copies. */
+const blocksArb: fc.Arbitrary<Spec> = fc
+  .record({
+    n: int(1, 2),
+    groups: int(1, 2),
+    cInG: int(1, 4),
+    cOutG: int(1, 5),
+    kH: int(3, 9),
+    kW: int(3, 9),
+    stride: fc.constant<[number, number]>([1, 1]),
+    dilation: fc.constant<[number, number]>([1, 1]),
+    pads: fc.tuple(int(0, 9), int(0, 9), int(0, 9), int(0, 9)),
+    extra: pair(0, 14),
+  })
+  .filter((s) => s.kH > 3 || s.kW > 3);
+
+describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
+  const mod = instantiateSync(variant);
+  const kernels = makeWasmConv2d(mod, { winograd: "never" });
+  const winograd = makeWasmConv2d(mod, { winograd: "always" });
+  const seed = int(0, 1e6);
+
+  it("im2col + GEMM path matches the reference (dense, grouped, strided, dilated, asymmetric padding)", () => {
+    fc.assert(
+      fc.property(generalArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        if (wasmConvPath(g) === "depthwise-direct") return; // generated when cInG = 1 and groups > 1: covered below
+        checkAll(kernels, g, sd);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("pointwise GEMM path matches the reference", () => {
+    fc.assert(
+      fc.property(pointwiseArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        if (spec.cInG > 1 || spec.groups === 1) expect(wasmConvPath(g)).toBe("pointwise-gemm");
+        checkAll(kernels, g, sd);
+      }),
+      { numRuns: 80 },
+    );
+  });
+
+  it("direct depthwise path matches the reference (multipliers, strides, dilation, padding)", () => {
+    fc.assert(
+      fc.property(depthwiseArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        expect(wasmConvPath(g)).toBe("depthwise-direct");
+        checkAll(kernels, g, sd);
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it("Winograd F(4x4, 3x3) forward matches the reference (tile edges, groups, asymmetric padding, bias)", () => {
+    fc.assert(
+      fc.property(winogradArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        if (wasmConvPath(g, "forward", { winograd: "always" }) !== "winograd-f4x4") return; // depthwise specs
+        const rng = new Rng(sd);
+        const s = sizes(g);
+        const x = randArray(s.x, rng);
+        const w = randArray(s.w, rng);
+        const bias = randArray(g.cOut, rng);
+        const expected = new Float32Array(s.y);
+        const actual = new Float32Array(s.y).fill(Number.NaN);
+        conv2dForwardRef(x, w, bias, g, expected);
+        winograd.forward(x, w, bias, g, actual);
+        expectClose(actual, expected, { rtol: 1e-4, label: `winograd ${JSON.stringify(g)} seed ${sd}` });
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it("Winograd input gradient (a forward conv of the bordered gradient, flipped kernel) matches the reference", () => {
+    fc.assert(
+      fc.property(winogradArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        const path = wasmConvPath(g, "backwardInput", { winograd: "always" });
+        if (path === "depthwise-direct") return;
+        // Padding beyond 2 would crop the gradient: that case stays on im2col.
+        expect(path).toBe(Math.max(...spec.pads) <= 2 ? "winograd-f4x4" : "im2col-gemm");
+        const rng = new Rng(sd);
+        const s = sizes(g);
+        const w = randArray(s.w, rng);
+        const gy = randArray(s.y, rng);
+        const expected = new Float32Array(s.x);
+        const actual = new Float32Array(s.x).fill(Number.NaN);
+        conv2dBackwardInputRef(gy, w, g, expected);
+        winograd.backwardInput(gy, w, g, actual);
+        expectClose(actual, expected, {
+          rtol: 1e-4,
+          label: `winograd backwardInput ${JSON.stringify(g)} seed ${sd}`,
+        });
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it("dilated Winograd (space-to-batch phases) matches the reference, forward and input gradient", () => {
+    fc.assert(
+      fc.property(dilatedArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        const dilated = g.dilationH > 1 || g.dilationW > 1;
+        const forwardPath = wasmConvPath(g, "forward", { winograd: "always" });
+        if (forwardPath === "depthwise-direct") return;
+        expect(forwardPath).toBe(dilated ? "winograd-dilated" : "winograd-f4x4");
+        const rng = new Rng(sd);
+        const s = sizes(g);
+        const x = randArray(s.x, rng);
+        const w = randArray(s.w, rng);
+        const bias = randArray(g.cOut, rng);
+        const gy = randArray(s.y, rng);
+        const label = `${JSON.stringify(g)} seed ${sd}`;
+        const expected = new Float32Array(s.y);
+        const actual = new Float32Array(s.y).fill(Number.NaN);
+        conv2dForwardRef(x, w, bias, g, expected);
+        winograd.forward(x, w, bias, g, actual);
+        expectClose(actual, expected, { rtol: 1e-4, label: `dilated winograd forward ${label}` });
+        // The input gradient takes this path while the padding is at most the dilated kernel's extent.
+        const fits =
+          Math.max(spec.pads[0], spec.pads[2]) <= 2 * g.dilationH &&
+          Math.max(spec.pads[1], spec.pads[3]) <= 2 * g.dilationW;
+        const inputPath = wasmConvPath(g, "backwardInput", { winograd: "always" });
+        expect(inputPath).toBe(fits ? forwardPath : "im2col-gemm");
+        const gxExpected = new Float32Array(s.x);
+        const gxActual = new Float32Array(s.x).fill(Number.NaN);
+        conv2dBackwardInputRef(gy, w, g, gxExpected);
+        winograd.backwardInput(gy, w, g, gxActual);
+        expectClose(gxActual, gxExpected, { rtol: 1e-4, label: `dilated winograd backwardInput ${label}` });
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it("blocked Winograd (kernels up to 9x9 as 3x3 blocks) matches the reference, forward and input gradient", () => {
+    fc.assert(
+      fc.property(blocksArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        const forwardPath = wasmConvPath(g, "forward", { winograd: "always" });
+        if (forwardPath === "depthwise-direct") return;
+        expect(forwardPath).toBe("winograd-blocks");
+        const rng = new Rng(sd);
+        const s = sizes(g);
+        const x = randArray(s.x, rng);
+        const w = randArray(s.w, rng);
+        const bias = randArray(g.cOut, rng);
+        const gy = randArray(s.y, rng);
+        const label = `${JSON.stringify(g)} seed ${sd}`;
+        const expected = new Float32Array(s.y);
+        const actual = new Float32Array(s.y).fill(Number.NaN);
+        conv2dForwardRef(x, w, bias, g, expected);
+        winograd.forward(x, w, bias, g, actual);
+        expectClose(actual, expected, { rtol: 1e-4, label: `blocked winograd forward ${label}` });
+        const fits =
+          Math.max(spec.pads[0], spec.pads[2]) < g.kH && Math.max(spec.pads[1], spec.pads[3]) < g.kW;
+        expect(wasmConvPath(g, "backwardInput", { winograd: "always" })).toBe(
+          fits ? forwardPath : "im2col-gemm",
+        );
+        const gxExpected = new Float32Array(s.x);
+        const gxActual = new Float32Array(s.x).fill(Number.NaN);
+        conv2dBackwardInputRef(gy, w, g, gxExpected);
+        winograd.backwardInput(gy, w, g, gxActual);
+        expectClose(gxActual, gxExpected, { rtol: 1e-4, label: `blocked winograd backwardInput ${label}` });
+      }),
+      { numRuns: 120 },
+    );
+  });
+
+  it("auto picks blocked Winograd for wide 5x5 convs (64 -> 64, padding 2)", () => {
+    const g = conv2dGeometry([2, 64, 13, 17], [64, 64, 5, 5], { padding: 2 });
+    expect(wasmConvPath(g)).toBe("winograd-blocks");
+    expect(wasmConvPath(g, "backwardInput")).toBe("winograd-blocks");
+    checkAll(makeWasmConv2d(mod), g, 12);
+  });
+
+  it("auto picks dilated Winograd for wide dilated 3x3 convs (64 -> 64, dilation 2, padding 2)", () => {
+    const g = conv2dGeometry([2, 64, 15, 18], [64, 64, 3, 3], { padding: 2, dilation: 2 });
+    expect(wasmConvPath(g)).toBe("winograd-dilated");
+    expect(wasmConvPath(g, "backwardInput")).toBe("winograd-dilated");
+    checkAll(makeWasmConv2d(mod), g, 11);
+  });
+
+  it("Winograd handles wide channels as auto selects it (64 -> 64, 3x3 padding 1)", () => {
+    const g = conv2dGeometry([1, 64, 19, 22], [64, 64, 3, 3], { padding: 1 });
+    expect(wasmConvPath(g)).toBe("winograd-f4x4");
+    expect(wasmConvPath(g, "backwardInput")).toBe("winograd-f4x4");
+    expect(wasmConvPath(g, "backwardWeight")).toBe("im2col-gemm");
+    checkAll(makeWasmConv2d(mod), g, 9);
+  });
+
+  it("handles the benchmark-like shapes with large tiles (3x3 64ch, 7x7 stride-2 stem, depthwise 3x3)", () => {
+    const shapes: [number[], number[], Parameters<typeof conv2dGeometry>[2]][] = [
+      [[1, 16, 20, 21], [24, 16, 3, 3], { padding: 1 }],
+      [[1, 3, 30, 31], [8, 3, 7, 7], { stride: 2, padding: 3 }],
+      [[2, 12, 13, 14], [12, 1, 3, 3], { padding: 1, groups: 12 }],
+      [[1, 16, 9, 9], [16, 2, 3, 3], { padding: 2, dilation: 2, groups: 8 }],
+    ];
+    for (const [xs, ws, opts] of shapes) checkAll(kernels, conv2dGeometry(xs, ws, opts), 5);
+  });
+
+  it("an empty batch gives an empty output and a zero weight gradient", () => {
+    const g = conv2dGeometry([0, 4, 5, 5], [6, 4, 3, 3], { padding: 1 });
+    const gw = new Float32Array(6 * 4 * 9).fill(Number.NaN);
+    kernels.forward(new Float32Array(0), new Float32Array(6 * 4 * 9), null, g, new Float32Array(0));
+    kernels.backwardWeight(new Float32Array(0), new Float32Array(0), g, gw);
+    expect(Array.from(gw).every((v) => v === 0)).toBe(true);
+  });
+});
+
+describe("conv2d seam", () => {
+  it("useWasmKernelsSync installs the wasm conv kernels and useReferenceKernels restores the reference", () => {
+    useWasmKernelsSync({ variant: "simd" });
+    expect(conv2dKernels.forward).not.toBe(conv2dForwardRef);
+    const g = conv2dGeometry([1, 3, 6, 6], [4, 3, 3, 3], { padding: 1 });
+    const rng = new Rng(1);
+    const x = randArray(108, rng);
+    const w = randArray(108, rng);
+    const viaSeam = new Float32Array(144);
+    const viaRef = new Float32Array(144);
+    conv2dKernels.forward(x, w, null, g, viaSeam);
+    conv2dForwardRef(x, w, null, g, viaRef);
+    expectClose(viaSeam, viaRef, { rtol: 1e-5, label: "seam forward" });
+    useReferenceKernels();
+    expect(conv2dKernels.forward).toBe(conv2dForwardRef);
+    expect(conv2dKernels.backwardInput).toBe(conv2dBackwardInputRef);
+    expect(conv2dKernels.backwardWeight).toBe(conv2dBackwardWeightRef);
+  });
+});
