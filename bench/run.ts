@@ -2,7 +2,7 @@
  * Convolution benchmark: our kernels (TypeScript reference, WebAssembly SIMD and relaxed-SIMD builds) against
  * ONNX Runtime, TensorFlow.js (WASM backend) and PyTorch, one thread each, on the shapes of issue 4, batch 1
  * and 8, forward and backward; and our best build on more threads (default 2). Writes docs/benchmarks.md and
- * docs/benchmarks.json.
+ * docs/benchmarks.json (the page keeps the browser section of `npm run bench:web`, see bench/docs.ts).
  *
  *   npm run bench                      full run (~13 minutes on 2 cores)
  *   npm run bench -- --quick           4 shapes, batch 1, fewer samples -> bench/results/quick.{md,json}
@@ -11,11 +11,12 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import v8 from "node:v8";
 import { wasmConvPath } from "../src/kernels/wasm/conv2d.js";
 import { detectWasmFeatures } from "../src/kernels/wasm/detect.js";
 import { Rng } from "../src/tensor/rng.js";
+import { writeBenchmarksPage } from "./docs.js";
 import type { Engine, Workload } from "./engine.js";
 import { referenceEngine, wasmEngine, wasmThreadsEngine } from "./ours.js";
 import { measurePeak } from "./peak.js";
@@ -225,7 +226,9 @@ async function main(): Promise<void> {
   };
   mkdirSync(dirname(args.out), { recursive: true });
   writeFileSync(`${args.out}.json`, `${JSON.stringify(report, null, 1)}\n`);
-  writeFileSync(`${args.out}.md`, markdown(report));
+  // The docs page also carries the browser's figures (bench/docs.ts); other outputs are Node's alone.
+  if (resolve(args.out) === resolve("docs/benchmarks")) writeBenchmarksPage(process.cwd());
+  else writeFileSync(`${args.out}.md`, markdown(report));
   log(`wrote ${args.out}.md and ${args.out}.json`);
 }
 

@@ -1,7 +1,8 @@
 /**
  * `npm run bench:web`: the conv kernels' GFLOP/s in headless chromium. Builds the web page, serves it with
  * `convkit serve`'s server (cross-origin isolated, so threads run), opens the Benchmark page with `?auto=1`,
- * waits for `window.convkitBench`, and writes docs/benchmarks-web.md and docs/benchmarks-web.json.
+ * waits for `window.convkitBench`, and writes docs/benchmarks-web.md and docs/benchmarks-web.json, and the
+ * browser section of docs/benchmarks.md beside Node's figures (bench/docs.ts).
  *
  *   npx tsx bench/web/run.ts [--quick] [--reps N] [--batch N]
  */
@@ -12,6 +13,7 @@ import { join } from "node:path";
 import { CHROMIUM, launchBrowser, openPage } from "../../test/web/helpers/browser.js";
 import { buildSite, ROOT, serveSite } from "../../test/web/helpers/site.js";
 import type { BenchResult } from "../../web/src/pages/bench.js";
+import { writeBenchmarksPage } from "../docs.js";
 import { formatWebBench, type NodeBench } from "./report.js";
 
 function flag(name: string): string | undefined {
@@ -63,6 +65,10 @@ try {
   writeFileSync(join(ROOT, "docs", "benchmarks-web.json"), `${JSON.stringify(run, null, 2)}\n`);
   writeFileSync(join(ROOT, "docs", "benchmarks-web.md"), formatWebBench(run, node));
   process.stderr.write("wrote docs/benchmarks-web.md and docs/benchmarks-web.json\n");
+  if (node !== null) {
+    writeBenchmarksPage(ROOT);
+    process.stderr.write("rewrote docs/benchmarks.md with the browser section\n");
+  }
 } finally {
   await browser.close();
   await server.close();
