@@ -120,9 +120,11 @@ export function probeTrainingSpeed(
  * Epochs and training seconds for one run of a time budget. Every run gets the same share of the budget per unit
  * of weight (`shareSeconds`, fixed when the study starts, so that variants are compared at equal time whatever
  * ran before them); from it go the seconds the run spends outside training (building, distilling, probing,
- * measuring latency, saving). It trains the number of epochs nearest to what fits at the probed speed (at least
- * 1; evaluation after each epoch costs about a third of a training image per test image), and the loop's own
- * budget stops it at its share, evaluating the model as it stands (a partial last epoch).
+ * measuring latency, saving). It plans the whole number of epochs that covers its share at the probed speed
+ * (rounded up, at least 1; evaluation after each epoch costs about a third of a training image per test image),
+ * and the loop's own budget stops it at its share, evaluating the model as it stands (a partial last epoch). So
+ * every run trains for its full share: rounding to the nearest epoch instead left fast variants idle for up to a
+ * third of it, and the comparison measured the rounding rather than the convolution mode.
  */
 export function planBudgetRun(options: {
   shareSeconds: number;
@@ -135,6 +137,6 @@ export function planBudgetRun(options: {
 }): { epochs: number; budgetSeconds: number } {
   const budgetSeconds = Math.max(5, options.shareSeconds - options.overheadSeconds);
   const perEpoch = (options.trainImages + options.testImages / 3) / options.imagesPerSecond;
-  const fit = Math.round(budgetSeconds / perEpoch);
+  const fit = Math.ceil(budgetSeconds / perEpoch);
   return { epochs: Math.max(1, Math.min(options.maxEpochs ?? 30, fit)), budgetSeconds };
 }

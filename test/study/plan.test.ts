@@ -166,7 +166,7 @@ describe("accuracy verdicts", () => {
 });
 
 describe("budget planning", () => {
-  it("gives each run its share less its overhead, and the whole number of epochs nearest to what fits", () => {
+  it("gives each run its share less its overhead, and the whole number of epochs that covers it", () => {
     const perEpoch = (5000 + 1000 / 3) / 500;
     for (const share of [20, 30, 60]) {
       const p = planBudgetRun({
@@ -177,7 +177,9 @@ describe("budget planning", () => {
         testImages: 1000,
       });
       expect(p.budgetSeconds).toBeCloseTo(share - 2, 12);
-      expect(p.epochs).toBe(Math.max(1, Math.round((share - 2) / perEpoch)));
+      expect(p.epochs).toBe(Math.max(1, Math.ceil((share - 2) / perEpoch)));
+      expect((p.epochs - 1) * perEpoch).toBeLessThan(p.budgetSeconds);
+      expect(p.epochs * perEpoch).toBeGreaterThanOrEqual(p.budgetSeconds);
     }
     // Never below one epoch or five seconds, even when the overhead ate the share.
     const tiny = planBudgetRun({
