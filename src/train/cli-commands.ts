@@ -11,6 +11,7 @@ import { GraphModel } from "../graph/executor.js";
 import { saveModel } from "../graph/serialize.js";
 import type { Graph, Json } from "../graph/types.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import { getNumThreads, setNumThreads } from "../kernels/threads/index.js";
 import { CHECKPOINT_FILE, hasCheckpoint } from "./checkpoint.js";
 import { loadTrainableModel } from "./cli-model.js";
 import { type TrainResult, train } from "./loop.js";
@@ -49,6 +50,7 @@ interface TrainFlags {
   testLimit?: string;
   weights?: string;
   kernels: string;
+  threads?: string;
   saveInitial?: boolean;
   output?: string;
 }
@@ -99,6 +101,7 @@ export function addTrainCommand(program: Command, ctx: CliContext): void {
     .option("--test-limit <N>", "evaluate on the first N test images only")
     .option("--weights <FILE>", "initial weights (safetensors) for a graph .json")
     .option("--kernels <WHICH>", "auto (WebAssembly when available), wasm or reference", "auto")
+    .option("--threads <N>", "kernel threads (default: the cores available)")
     .option("--save-initial", "also write the initial model to <out>/initial (for tools/torch_train.py)")
     .option("-o, --output <DIR>", "output folder (default runs/<model name>)")
     .addHelpText(
@@ -129,6 +132,7 @@ export function addTrainCommand(program: Command, ctx: CliContext): void {
       const testLimit =
         flags.testLimit !== undefined ? parsePositiveInt(flags.testLimit, "--test-limit") : undefined;
       const kernelsWanted = parseChoice(flags.kernels, KERNEL_CHOICES, "--kernels");
+      const threads = flags.threads !== undefined ? parsePositiveInt(flags.threads, "--threads") : undefined;
       if (flags.resume && flags.fresh) throw new UsageError("--resume and --fresh: choose one");
       if (flags.data !== undefined && flags.embedded)
         throw new UsageError("--data and --embedded: choose one");
@@ -157,11 +161,12 @@ export function addTrainCommand(program: Command, ctx: CliContext): void {
       const trainSet = headDataset(data.train, trainLimit);
       const testSet = headDataset(data.test, testLimit);
       const kernels = selectKernels(kernelsWanted);
+      if (threads !== undefined) setNumThreads(threads);
       const model = new GraphModel(graph, model0.weights);
       if (flags.saveInitial) await saveModel(join(out, "initial"), graph, model.weights());
       ctx.stdout(
         `training ${graph.name} (weights: ${model0.weightsFrom}) on ${trainSet.name} (${trainSet.shape[0]} images), ` +
-          `testing on ${testSet.name} (${testSet.shape[0]}); kernels: ${kernels}; output: ${out}\n`,
+          `testing on ${testSet.name} (${testSet.shape[0]}); kernels: ${kernels}, ${getNumThreads()} thread(s); output: ${out}\n`,
       );
       if (flags.resume && !hasCheckpoint(checkpointDir))
         ctx.stdout(`no checkpoint in ${checkpointDir}: starting from the beginning\n`);
@@ -222,6 +227,7 @@ export function addTrainCommand(program: Command, ctx: CliContext): void {
           test: { name: testSet.name, images: testSet.shape[0] },
         },
         kernels,
+        threads: getNumThreads(),
         hyperparameters: result.hyperparameters,
         stopped: result.stopped,
         epochs: result.epochs,

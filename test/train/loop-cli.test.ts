@@ -123,6 +123,8 @@ describe("convkit train", () => {
       "--seed",
       "3",
       "--save-initial",
+      "--threads",
+      "2",
       "-o",
       out,
     ]);
@@ -131,6 +133,8 @@ describe("convkit train", () => {
     const history = JSON.parse(readFileSync(join(out, "history.json"), "utf8"));
     expect(history.model).toBe("fmnist-small");
     expect(history.hyperparameters.seed).toBe(3);
+    expect(history.threads).toBe(2);
+    expect(run.stdout).toMatch(/, 2 thread\(s\); output/);
     const initial = await loadModel(join(out, "initial"));
     const expected = zoo["fmnist-small"]({ seed: 3 }).weights;
     for (const [name, data] of expected) expect(initial.weights.get(name), name).toEqual(data);
@@ -151,5 +155,8 @@ describe("convkit train", () => {
     const run = await convkit(["train", modelDir, "--optimizer", "lbfgs"]);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/--optimizer: expected one of sgd, adam, adamw, got "lbfgs"/);
+    const threads = await convkit(["train", modelDir, "--threads", "0"]);
+    expect(threads.code).toBe(2);
+    expect(threads.stderr).toMatch(/--threads: expected a positive integer, got "0"/);
   });
 });
