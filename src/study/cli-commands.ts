@@ -156,6 +156,7 @@ export function addStudyCommand(program: Command, ctx: CliContext): void {
       if (rules !== "all" && rules.length === 0)
         throw new UsageError("--rules: expected all or a list of rules");
 
+      const data = studyData(flags); // usage errors (--data with --full) before any loading
       const zoo = await ctx.zoo();
       let baseline: StudyOptions["baseline"];
       if (zoo !== null && Object.hasOwn(zoo, flags.baseline)) baseline = flags.baseline;
@@ -163,7 +164,6 @@ export function addStudyCommand(program: Command, ctx: CliContext): void {
         const loaded = await loadModelSpec(flags.baseline, { zoo, graphOnly: true });
         baseline = { name: flags.baseline, graph: loaded.graph };
       }
-      const data = studyData(flags);
       const trainLimit =
         flags.trainLimit !== undefined ? parsePositiveInt(flags.trainLimit, "--train-limit") : undefined;
       const testLimit =
