@@ -1,3 +1,4 @@
+import { appendFileSync } from "node:fs";
 import { expect } from "vitest";
 
 export interface CloseOptions {
@@ -36,6 +37,13 @@ export function expectClose(
       worst = err;
       worstAt = i;
     }
+  }
+  // CONVKIT_WORST_ERRORS=FILE appends every comparison's worst error as a JSON line (test, label, error), so a
+  // run of the golden tests can report the worst error per operator against PyTorch.
+  const report = process.env.CONVKIT_WORST_ERRORS;
+  if (report) {
+    const test = expect.getState().testPath?.replace(/^.*\/test\//, "test/") ?? "";
+    appendFileSync(report, `${JSON.stringify({ test, label, worst })}\n`);
   }
   if (worst > rtol) {
     throw new Error(
