@@ -263,9 +263,7 @@ export function markdown(r: Report): string {
   lines.push(...targetLines(r));
   lines.push("");
   lines.push(
-    multi.length
-      ? "Not covered by this run: deformable conv (not in the WebAssembly backend yet)."
-      : "Not covered by this run: more than one thread (run without --threads=0) and deformable conv (not in the WebAssembly backend yet).",
+    `Not covered by this run: ${multi.length ? "" : "more than one thread (run without --threads=0) and "}deformable conv, which has its own benchmark (\`npx tsx bench/deform.ts\`: reference loops against the sampling plan + GEMM, on the WebAssembly GEMM when it loads); it does not yet run ONNX Runtime's DeformConv or torchvision beside ours.`,
   );
   lines.push("");
   lines.push("## Memory");
