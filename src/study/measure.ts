@@ -86,10 +86,13 @@ export function measureLatency(
   }
 }
 
+/** Timed steps of a speed probe (after one warm-up step). */
+const PROBE_STEPS = 5;
+
 /**
- * Training images per second of `graph`: one warm-up and two timed forward + backward passes on real batches,
- * on a throw-away copy of the model (batch norm statistics of the real one are untouched). No optimizer step:
- * it costs little next to the passes.
+ * Training images per second of `graph`: one warm-up and the median of PROBE_STEPS timed forward + backward
+ * passes on real batches, on a throw-away copy of the model (batch norm statistics of the real one are
+ * untouched). No optimizer step: it costs little next to the passes.
  */
 export function probeTrainingSpeed(
   graph: Graph,
@@ -99,21 +102,22 @@ export function probeTrainingSpeed(
 ): number {
   const model = new GraphModel(graph, weights).train();
   const loader = new DataLoader(data, { batchSize: options.batchSize, normalize: options.normalize });
-  let seconds = 0;
-  let images = 0;
+  // One warm-up step (first-call compilation, workers starting), then the median of several: with two timed
+  // steps, one slow step (a collection, another process) threw the estimate, and the plan's epochs, far off.
+  const perImage: number[] = [];
   let i = 0;
   for (const batch of loader.epochBatches(0)) {
     const t0 = performance.now();
     model.zeroGrad();
     const loss = crossEntropy(model.forward(batch.images, { training: true }), batch.labels);
     loss.backward();
-    if (i > 0) {
-      seconds += (performance.now() - t0) / 1000;
-      images += batch.labels.length;
-    }
-    if (++i >= 3) break;
+    if (i > 0) perImage.push((performance.now() - t0) / 1000 / batch.labels.length);
+    if (++i >= PROBE_STEPS + 1) break;
   }
-  return seconds > 0 ? images / seconds : Number.POSITIVE_INFINITY;
+  if (perImage.length === 0) return Number.POSITIVE_INFINITY;
+  perImage.sort((a, b) => a - b);
+  const median = perImage[perImage.length >> 1];
+  return median > 0 ? 1 / median : Number.POSITIVE_INFINITY;
 }
 
 /**

@@ -1,11 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { analyze } from "../../src/analyze/analyze.js";
+import { headDataset } from "../../src/data/dataset.js";
+import { loadFashionMnist } from "../../src/data/fashion-mnist.js";
 import { RULES } from "../../src/rewrite/index.js";
 import { compareAccuracy, evaluateClaims } from "../../src/study/claims.js";
-import { planBudgetRun } from "../../src/study/measure.js";
+import { planBudgetRun, probeTrainingSpeed } from "../../src/study/measure.js";
 import { applyStructural, MODERN, parseRuleList, planStudy, selectRules } from "../../src/study/plan.js";
 import type { VariantRecord } from "../../src/study/types.js";
-import { fmnistVggLarge } from "../../src/zoo/index.js";
+import { fmnistSmall, fmnistVggLarge } from "../../src/zoo/index.js";
 
 /** Planning on the default baseline (structural rewrites only: no training), rule lists, verdict arithmetic. */
 
@@ -190,5 +192,25 @@ describe("budget planning", () => {
       testImages: 1000,
     });
     expect(tiny).toEqual({ epochs: 1, budgetSeconds: 5 });
+  });
+});
+
+describe("probeTrainingSpeed", () => {
+  it("times real batches on a copy of the model: a finite speed, the weights and statistics untouched", () => {
+    const { graph, weights } = fmnistSmall({ seed: 1 });
+    const before = new Map([...weights].map(([k, v]) => [k, Float32Array.from(v)]));
+    const data = headDataset(loadFashionMnist({ embedded: true }).train, 7 * 16);
+    const ips = probeTrainingSpeed(graph, weights, data, {
+      batchSize: 16,
+      normalize: { mean: [0.3], std: [0.35] },
+    });
+    expect(Number.isFinite(ips)).toBe(true);
+    expect(ips).toBeGreaterThan(0);
+    for (const [k, v] of before) expect(weights.get(k), k).toEqual(v);
+    // One batch is only the warm-up: nothing timed, no estimate.
+    const one = headDataset(data, 16);
+    expect(
+      probeTrainingSpeed(graph, weights, one, { batchSize: 16, normalize: { mean: [0], std: [1] } }),
+    ).toBe(Number.POSITIVE_INFINITY);
   });
 });
