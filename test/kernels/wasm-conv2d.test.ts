@@ -320,22 +320,39 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
     );
   });
 
-  it("auto picks blocked Winograd for wide 5x5 convs (64 -> 64, padding 2)", () => {
-    const g = conv2dGeometry([2, 64, 13, 17], [64, 64, 5, 5], { padding: 2 });
+  it("auto picks blocked Winograd for wide 5x5 convs on large enough maps (64 -> 64, padding 2)", () => {
+    const g = conv2dGeometry([4, 64, 24, 24], [64, 64, 5, 5], { padding: 2 });
     expect(wasmConvPath(g)).toBe("winograd-blocks");
     expect(wasmConvPath(g, "backwardInput")).toBe("winograd-blocks");
     checkAll(makeWasmConv2d(mod), g, 12);
   });
 
   it("auto picks dilated Winograd for wide dilated 3x3 convs (64 -> 64, dilation 2, padding 2)", () => {
-    const g = conv2dGeometry([2, 64, 15, 18], [64, 64, 3, 3], { padding: 2, dilation: 2 });
+    const g = conv2dGeometry([3, 64, 15, 18], [64, 64, 3, 3], { padding: 2, dilation: 2 });
     expect(wasmConvPath(g)).toBe("winograd-dilated");
     expect(wasmConvPath(g, "backwardInput")).toBe("winograd-dilated");
     checkAll(makeWasmConv2d(mod), g, 11);
   });
 
+  it("auto keeps im2col + GEMM where Winograd's per-call costs outweigh its savings (few tiles, small maps)", () => {
+    const at = (input: number[], k: number) =>
+      wasmConvPath(conv2dGeometry(input, [64, 64, k, k], { padding: (k - 1) / 2 }));
+    // 3x3: 7x7 maps at batch 8 are 32 tiles, 14x14 at batch 1 are 16; 14x14 at batch 8 and 28x28 at batch 1 pass.
+    expect(at([8, 64, 7, 7], 3)).toBe("im2col-gemm");
+    expect(at([1, 64, 14, 14], 3)).toBe("im2col-gemm");
+    expect(at([8, 64, 14, 14], 3)).toBe("winograd-f4x4");
+    expect(at([1, 64, 28, 28], 3)).toBe("winograd-f4x4");
+    // 5x5 and 7x7 as 3x3 blocks: never below 24 pixels a side, and 128 tiles at least.
+    expect(at([64, 64, 14, 14], 5)).toBe("im2col-gemm");
+    expect(at([1, 64, 28, 28], 7)).toBe("im2col-gemm");
+    expect(at([1, 64, 56, 56], 5)).toBe("winograd-blocks");
+    expect(at([8, 64, 28, 28], 7)).toBe("winograd-blocks");
+    // The study's baseline at batch 64: every 5x5 layer (14x14, 7x7) stays on im2col.
+    expect(at([64, 64, 7, 7], 5)).toBe("im2col-gemm");
+  });
+
   it("Winograd handles wide channels as auto selects it (64 -> 64, 3x3 padding 1)", () => {
-    const g = conv2dGeometry([1, 64, 19, 22], [64, 64, 3, 3], { padding: 1 });
+    const g = conv2dGeometry([2, 64, 19, 22], [64, 64, 3, 3], { padding: 1 });
     expect(wasmConvPath(g)).toBe("winograd-f4x4");
     expect(wasmConvPath(g, "backwardInput")).toBe("winograd-f4x4");
     expect(wasmConvPath(g, "backwardWeight")).toBe("im2col-gemm");

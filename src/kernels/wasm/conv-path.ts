@@ -15,8 +15,9 @@ export interface WasmConvOptions {
    * Winograd F(4x4, 3x3) for the forward and input gradient of stride-1 convs: 3x3 ("winograd-f4x4"),
    * dilated 3x3 through space-to-batch ("winograd-dilated"), undilated kernels up to 9x9 as sums of 3x3
    * blocks ("winograd-blocks"): "auto" (default) when both the input and output channels per group are
-   * >= WINOGRAD_MIN_CHANNELS, "always" where it applies (tests), "never". The weight gradient always uses
-   * im2col + GEMM.
+   * >= WINOGRAD_MIN_CHANNELS and the output has enough 4x4 tiles (WINOGRAD_MIN_TILES; blocks:
+   * WINOGRAD_BLOCKS_MIN_TILES and WINOGRAD_BLOCKS_MIN_SIDE), "always" where it applies (tests), "never".
+   * The weight gradient always uses im2col + GEMM.
    */
   winograd?: "auto" | "always" | "never";
   /**
@@ -47,6 +48,28 @@ function winogradKind(g: Conv2dGeometry): WasmConvPath | null {
  * per output each (5x5: 9 against 25 direct; 7x7: 20.25 against 49).
  */
 export const MAX_BLOCKED_KERNEL = 9;
+
+/**
+ * Fewest 4x4 output tiles (over the batch) for which Winograd F(4x4, 3x3) beats im2col + GEMM: the weights are
+ * transformed on every call and the 36 GEMMs are as wide as the tiles, so small maps lose (measured on this
+ * machine, 1 thread, 32-128 channels: 7x7 maps at batch 8 (32 tiles) 0.7-0.9x, 14x14 at batch 1 (16) 0.7-0.8x;
+ * 28x28 at batch 1 (49) 1.7-1.9x, 14x14 at batch 8 (128) 1.5-1.6x).
+ */
+export const WINOGRAD_MIN_TILES = 48;
+
+/**
+ * The same for kernels computed as 3x3 blocks, which also pay for the shifted input copies and lose on maps
+ * below 24 pixels a side whatever the batch (5x5 and 7x7, 32-128 channels: 14x14 at batch 8 0.7-1.0x, 7x7
+ * 0.1-0.6x; 28x28 at batch 8 1.3-1.4x, 56x56 at batch 1 1.1-1.7x).
+ */
+export const WINOGRAD_BLOCKS_MIN_TILES = 128;
+export const WINOGRAD_BLOCKS_MIN_SIDE = 24;
+
+function enoughTiles(g: Conv2dGeometry, kind: WasmConvPath): boolean {
+  const tiles = g.n * Math.ceil(g.hOut / 4) * Math.ceil(g.wOut / 4);
+  if (kind !== "winograd-blocks") return tiles >= WINOGRAD_MIN_TILES;
+  return tiles >= WINOGRAD_BLOCKS_MIN_TILES && Math.min(g.hOut, g.wOut) >= WINOGRAD_BLOCKS_MIN_SIDE;
+}
 
 /** Which kernel of a conv: forward, input gradient or weight gradient. */
 export type WasmConvDirection = "forward" | "backwardInput" | "backwardWeight";
@@ -81,7 +104,7 @@ export function wasmConvPath(
   const kind = winogradKind(g);
   if (winogradable && mode !== "never" && kind) {
     const wide = g.cIn / g.groups >= WINOGRAD_MIN_CHANNELS && g.cOut / g.groups >= WINOGRAD_MIN_CHANNELS;
-    if (mode === "always" || wide) return kind;
+    if (mode === "always" || (wide && enoughTiles(g, kind))) return kind;
   }
   return "im2col-gemm";
 }
