@@ -1,4 +1,3 @@
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,22 +7,9 @@ import { GraphBuilder } from "../../src/graph/builder.js";
 import { serializeGraph } from "../../src/graph/serialize.js";
 import type { Graph } from "../../src/graph/types.js";
 import { resnet18 } from "../../src/zoo/index.js";
+import { convkit } from "./helpers.js";
 
 /** `convkit` run as a process (through tsx): outputs, exit codes, one-line errors. */
-
-const ROOT = join(import.meta.dirname, "..", "..");
-const TSX = join(ROOT, "node_modules", ".bin", "tsx");
-const MAIN = join(ROOT, "src", "cli", "main.ts");
-
-function convkit(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(TSX, [MAIN, ...args], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { ...process.env, CONVKIT_DEBUG: "", ...env },
-    timeout: 60_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 /** A failure: exit code as given, nothing on stdout, exactly one line on stderr, no stack trace. */
 function expectOneLineError(r: ReturnType<typeof convkit>, code: number, pattern: RegExp) {

@@ -5,6 +5,8 @@ import protobuf from "protobufjs";
 import { expect } from "vitest";
 import { noGrad } from "../../src/autograd/gradmode.js";
 import { Tensor } from "../../src/autograd/tensor.js";
+import { run } from "../../src/cli/main.js";
+import type { ZooRegistry } from "../../src/cli/zoo.js";
 import { GraphBuilder } from "../../src/graph/builder.js";
 import { GraphModel } from "../../src/graph/executor.js";
 import type { Graph, Weights } from "../../src/graph/types.js";
@@ -32,6 +34,23 @@ export function convkit(args: string[], env: Record<string, string> = {}): Spawn
     timeout: 120_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `convkit ...argv` in-process, output captured, with an injected zoo (none by default). */
+export async function runCli(argv: string[], zoo: ZooRegistry | null = null): Promise<Spawned> {
+  let stdout = "";
+  let stderr = "";
+  const code = await run(argv, {
+    stdout: (s) => {
+      stdout += s;
+    },
+    stderr: (s) => {
+      stderr += s;
+    },
+    env: {},
+    zoo: async () => zoo,
+  });
+  return { code, stdout, stderr };
 }
 
 /** A failure: exit code as given, nothing on stdout, exactly one line on stderr, no stack trace. */

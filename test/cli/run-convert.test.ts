@@ -2,7 +2,6 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { run } from "../../src/cli/main.js";
 import { tensorStats, topClasses } from "../../src/cli/summary.js";
 import type { ZooRegistry } from "../../src/cli/zoo.js";
 import { GraphBuilder } from "../../src/graph/builder.js";
@@ -10,25 +9,11 @@ import { loadModel, serializeGraph } from "../../src/graph/serialize.js";
 import type { Graph, Weights } from "../../src/graph/types.js";
 import { readNpyFile, serializeNpy } from "../../src/io/npy.js";
 import { initialWeights } from "../../src/train/init-weights.js";
-import { forward, smallNet } from "./helpers.js";
+import { forward, runCli, smallNet } from "./helpers.js";
 
 /** `convkit run` and `convert` in-process (`run` with captured output): options, multi-input/output graphs, refusals. */
 
-async function cli(argv: string[], zoo: ZooRegistry | null = null) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env: {},
-    zoo: async () => zoo,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 /** Two inputs, two outputs: sum -> conv, and the sum's mean over channels. */
 function twoByTwo(): { graph: Graph; weights: Weights } {

@@ -5,11 +5,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { analyze } from "../../src/analyze/analyze.js";
 import { parsePositiveInt, parseShape } from "../../src/cli/args.js";
 import { UsageError } from "../../src/cli/errors.js";
-import { run } from "../../src/cli/main.js";
 import type { ZooRegistry } from "../../src/cli/zoo.js";
 import { GraphBuilder } from "../../src/graph/builder.js";
 import { serializeGraph } from "../../src/graph/serialize.js";
 import type { Graph } from "../../src/graph/types.js";
+import { runCli } from "./helpers.js";
 
 /** The CLI in-process: `run` with captured output and an injected zoo. */
 
@@ -20,21 +20,7 @@ function toy(size = 8): Graph {
   return b.build().graph;
 }
 
-async function cli(argv: string[], zoo: ZooRegistry | null = null) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, {
-    stdout: (s) => {
-      stdout += s;
-    },
-    stderr: (s) => {
-      stderr += s;
-    },
-    env: {},
-    zoo: async () => zoo,
-  });
-  return { code, stdout, stderr };
-}
+const cli = runCli;
 
 const dirs: string[] = [];
 afterAll(() => {
