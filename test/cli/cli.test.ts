@@ -7,20 +7,9 @@ import { GraphBuilder } from "../../src/graph/builder.js";
 import { serializeGraph } from "../../src/graph/serialize.js";
 import type { Graph } from "../../src/graph/types.js";
 import { resnet18 } from "../../src/zoo/index.js";
-import { convkit } from "./helpers.js";
+import { convkit, expectOneLineError } from "./helpers.js";
 
 /** `convkit` run as a process (through tsx): outputs, exit codes, one-line errors. */
-
-/** A failure: exit code as given, nothing on stdout, exactly one line on stderr, no stack trace. */
-function expectOneLineError(r: ReturnType<typeof convkit>, code: number, pattern: RegExp) {
-  expect(r.code, r.stderr).toBe(code);
-  expect(r.stdout).toBe("");
-  const lines = r.stderr.trimEnd().split("\n");
-  expect(lines, r.stderr).toHaveLength(1);
-  expect(lines[0]).toMatch(/^convkit: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(r.stderr).not.toMatch(/\n\s+at /);
-}
 
 let dir: string;
 let graphPath: string;
