@@ -213,7 +213,8 @@ describe("runStudy: a tiny study end to end", () => {
     const args = [
       "--import",
       "tsx",
-      join(ROOT, "test", "study", "study-cli.ts"),
+      join(ROOT, "src", "cli", "main.ts"),
+      "study",
       "--baseline",
       "fmnist-small",
       "--rules",

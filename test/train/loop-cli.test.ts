@@ -12,9 +12,9 @@ import { graphNormalize } from "../../src/train/loop-config.js";
 import { zoo } from "../../src/zoo/index.js";
 import { tinyData, tinyNet } from "./loop-fixtures.js";
 
-/** `convkit train` end to end in a child process (through loop-cli-entry.ts, i.e. src/cli/main.ts's program). */
+/** `convkit train` end to end in a child process: src/cli/main.ts run as the entry point, like bin/convkit.mjs. */
 
-const entry = fileURLToPath(new URL("./loop-cli-entry.ts", import.meta.url));
+const entry = fileURLToPath(new URL("../../src/cli/main.ts", import.meta.url));
 const root = mkdtempSync(join(tmpdir(), "convkit-train-cli-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
