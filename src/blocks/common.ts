@@ -1,6 +1,10 @@
 import type { GraphBuilder, ValueRef } from "../graph/builder.js";
 import type { Json, ScopeInfo } from "../graph/types.js";
 import { ArgumentError, describe, verbatim } from "../tensor/errors.js";
+import { checkPositiveInt } from "../tensor/shape.js";
+
+/** Checks a positive integer block option (the engine's own check). */
+export const positiveInt = checkPositiveInt;
 
 /**
  * What every block shares: the activation choice, batch-norm options, and how a block names its scope and
@@ -112,14 +116,6 @@ export function meta(values: Record<string, Json | undefined>): Record<string, J
   const out: Record<string, Json> = {};
   for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = v;
   return out;
-}
-
-/** Checks a positive integer block option. */
-export function positiveInt(value: unknown, op: string, argument: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new ArgumentError(describe(op, argument, "a positive integer", value));
-  }
-  return value;
 }
 
 /** Channel count of an NCHW value, checked to be a 4-d tensor. */

@@ -3,6 +3,7 @@ import type { Dataset } from "../data/dataset.js";
 import { type Augment, channelStats, type Normalize } from "../data/loader.js";
 import type { Graph } from "../graph/types.js";
 import { ArgumentError, describe } from "../tensor/errors.js";
+import { checkPositiveInt } from "../tensor/shape.js";
 import { Adam, AdamW } from "./adam.js";
 import type { Optimizer } from "./optimizer.js";
 import {
@@ -85,12 +86,6 @@ export interface ResolvedHyperparameters {
   evalBatchSize: number;
 }
 
-function positiveInt(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1)
-    throw new ArgumentError(describe("train", name, "a positive integer", value));
-  return value;
-}
-
 function nonNegative(value: unknown, name: string): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
     throw new ArgumentError(describe("train", name, "a finite number >= 0", value));
@@ -118,7 +113,7 @@ export function resolveHyperparameters(
   graph: Graph,
   train: Dataset,
 ): ResolvedHyperparameters {
-  const epochs = positiveInt(h.epochs ?? 10, "epochs");
+  const epochs = checkPositiveInt(h.epochs ?? 10, "train", "epochs");
   const optimizer = oneOf(h.optimizer ?? "sgd", OPTIMIZERS, "optimizer");
   const schedule = oneOf(h.schedule ?? "cosine", SCHEDULES, "schedule");
   const lr = nonNegative(h.lr ?? (optimizer === "sgd" ? 0.05 : 1e-3), "lr");
@@ -130,13 +125,13 @@ export function resolveHyperparameters(
     h.weightDecay ?? (optimizer === "sgd" ? 5e-4 : optimizer === "adamw" ? 1e-2 : 0),
     "weightDecay",
   );
-  const warmupEpochs = positiveInt(h.warmupEpochs ?? 1, "warmupEpochs");
+  const warmupEpochs = checkPositiveInt(h.warmupEpochs ?? 1, "train", "warmupEpochs");
   if (schedule === "warmup-cosine" && warmupEpochs >= epochs) {
     throw new ArgumentError(
       describe("train", "warmupEpochs", `fewer than epochs (${epochs}) for warmup-cosine`, warmupEpochs),
     );
   }
-  const stepSize = positiveInt(h.stepSize ?? Math.max(1, Math.round(epochs / 3)), "stepSize");
+  const stepSize = checkPositiveInt(h.stepSize ?? Math.max(1, Math.round(epochs / 3)), "train", "stepSize");
   const gamma = nonNegative(h.gamma ?? 0.1, "gamma");
   const seed = h.seed ?? 0;
   if (!Number.isSafeInteger(seed) || seed < 0)
@@ -147,7 +142,7 @@ export function resolveHyperparameters(
     h.normalize === null ? null : (h.normalize ?? graphNormalize(graph) ?? channelStats(train));
   return {
     epochs,
-    batchSize: positiveInt(h.batchSize ?? 64, "batchSize"),
+    batchSize: checkPositiveInt(h.batchSize ?? 64, "train", "batchSize"),
     optimizer,
     lr,
     momentum,
@@ -160,7 +155,7 @@ export function resolveHyperparameters(
     augment,
     normalize: normalize === null ? null : { mean: [...normalize.mean], std: [...normalize.std] },
     seed,
-    evalBatchSize: positiveInt(h.evalBatchSize ?? 256, "evalBatchSize"),
+    evalBatchSize: checkPositiveInt(h.evalBatchSize ?? 256, "train", "evalBatchSize"),
   };
 }
 

@@ -1,4 +1,5 @@
 import { ArgumentError, describe, FormatError } from "../tensor/errors.js";
+import { checkPositiveInt } from "../tensor/shape.js";
 
 /**
  * Learning-rate schedules with torch.optim.lr_scheduler's closed-form formulas. A Schedule maps
@@ -8,13 +9,6 @@ import { ArgumentError, describe, FormatError } from "../tensor/errors.js";
  * `step()` once per epoch, or once per iteration with the periods counted in iterations.
  */
 export type Schedule = (epoch: number, baseLr: number) => number;
-
-function positiveInt(value: unknown, op: string, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
-    throw new ArgumentError(describe(op, name, "a positive integer", value));
-  }
-  return value;
-}
 
 function finite(value: unknown, op: string, name: string, min = Number.NEGATIVE_INFINITY): number {
   if (typeof value !== "number" || !Number.isFinite(value) || value < min) {
@@ -32,7 +26,7 @@ function finite(value: unknown, op: string, name: string, min = Number.NEGATIVE_
 
 /** StepLR: base · gamma^⌊e / stepSize⌋. */
 export function stepSchedule(options: { stepSize: number; gamma?: number }): Schedule {
-  const stepSize = positiveInt(options.stepSize, "stepSchedule", "stepSize");
+  const stepSize = checkPositiveInt(options.stepSize, "stepSchedule", "stepSize");
   const gamma = finite(options.gamma ?? 0.1, "stepSchedule", "gamma");
   return (e, base) => base * gamma ** Math.floor(e / stepSize);
 }
@@ -55,7 +49,7 @@ export function multiStepSchedule(options: { milestones: readonly number[]; gamm
  * keeps following the cosine (rising again), which is also what torch's recursive form does.
  */
 export function cosineSchedule(options: { tMax: number; etaMin?: number }): Schedule {
-  const tMax = positiveInt(options.tMax, "cosineSchedule", "tMax");
+  const tMax = checkPositiveInt(options.tMax, "cosineSchedule", "tMax");
   const etaMin = finite(options.etaMin ?? 0, "cosineSchedule", "etaMin");
   return (e, base) => etaMin + ((base - etaMin) * (1 + Math.cos((Math.PI * e) / tMax))) / 2;
 }
@@ -72,7 +66,7 @@ export function linearSchedule(
     );
   if (end < 0 || end > 1)
     throw new ArgumentError(describe("linearSchedule", "endFactor", "a number in [0, 1]", end));
-  const total = positiveInt(options.totalIters ?? 5, "linearSchedule", "totalIters");
+  const total = checkPositiveInt(options.totalIters ?? 5, "linearSchedule", "totalIters");
   return (e, base) => base * (start + ((end - start) * Math.min(e, total)) / total);
 }
 
@@ -124,8 +118,8 @@ export function warmupCosineSchedule(options: {
   startFactor?: number;
   etaMin?: number;
 }): Schedule {
-  const warmup = positiveInt(options.warmupEpochs, "warmupCosineSchedule", "warmupEpochs");
-  const total = positiveInt(options.totalEpochs, "warmupCosineSchedule", "totalEpochs");
+  const warmup = checkPositiveInt(options.warmupEpochs, "warmupCosineSchedule", "warmupEpochs");
+  const total = checkPositiveInt(options.totalEpochs, "warmupCosineSchedule", "totalEpochs");
   if (total <= warmup) {
     throw new ArgumentError(
       describe("warmupCosineSchedule", "totalEpochs", `more than warmupEpochs (${warmup})`, total),
