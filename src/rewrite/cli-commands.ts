@@ -1,6 +1,7 @@
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { extname } from "node:path";
 import type { Command } from "commander";
+import { parseNonNegativeInt, parsePositiveInt, parsePositiveNumber, parseShape } from "../cli/args.js";
 import { loadModel, parseGraph, saveModel, serializeGraph } from "../graph/serialize.js";
 import type { Graph, Weights } from "../graph/types.js";
 import { ArgumentError } from "../tensor/errors.js";
@@ -58,31 +59,9 @@ interface RewriteFlags {
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
-function positiveInt(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text.trim()) || Number(text) < 1) {
-    throw new ArgumentError(`${flag}: expected a positive integer, got ${JSON.stringify(text)}`);
-  }
-  return Number(text);
-}
-
-function positiveNumber(text: string | undefined, flag: string): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!Number.isFinite(v) || v <= 0)
-    throw new ArgumentError(`${flag}: expected a positive number, got ${JSON.stringify(text)}`);
-  return v;
-}
-
-function parseShape(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const parts = text.split(/[x,]/i).map((p) => p.trim());
-  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
-    throw new ArgumentError(
-      `--input: expected positive integers separated by "x" (e.g. 3x224x224), got ${JSON.stringify(text)}`,
-    );
-  }
-  return parts.map(Number);
+/** An optional option value through one of src/cli/args.ts's parsers (which throw UsageError, exit 2). */
+function optional<T>(text: string | undefined, parse: (text: string) => T): T | undefined {
+  return text === undefined ? undefined : parse(text);
 }
 
 /** The rule steps of a command line: each --rule with its --where (one --where for all, or one per rule). */
@@ -263,7 +242,7 @@ export function addRewriteCommands(program: Command, deps: RewriteCommandDeps): 
     )
     .action(async (model: string, flags: RewriteFlags) => {
       const steps = stepsFromFlags(flags.rule, flags.where);
-      const input = parseShape(flags.input);
+      const input = optional(flags.input, (t) => parseShape(t, "--input"));
       const loaded = await loadFor(model, deps, input);
       const weights = flags.structural ? null : loaded.weights;
       if (weights === null && !flags.structural)
@@ -278,11 +257,14 @@ export function addRewriteCommands(program: Command, deps: RewriteCommandDeps): 
           }
         }
       }
-      const seed = positiveInt(flags.seed, "--seed") ?? 0;
+      const seed = optional(flags.seed, (t) => parseNonNegativeInt(t, "--seed")) ?? 0;
       const result = rewrite(loaded.graph, weights, steps, {
-        sampleBatch: positiveInt(flags.samples, "--samples"),
+        sampleBatch: optional(flags.samples, (t) => parsePositiveInt(t, "--samples")),
         seed,
-        distill: { steps: positiveInt(flags.steps, "--steps"), lr: positiveNumber(flags.lr, "--lr") },
+        distill: {
+          steps: optional(flags.steps, (t) => parsePositiveInt(t, "--steps")),
+          lr: optional(flags.lr, (t) => parsePositiveNumber(t, "--lr")),
+        },
         strict: flags.strict ?? false,
       });
       const analyze = deps.analyze ?? (await defaultAnalyze());

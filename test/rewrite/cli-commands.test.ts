@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { UsageError } from "../../src/cli/errors.js";
 import { loadModel, parseGraph } from "../../src/graph/serialize.js";
 import { addRewriteCommands, stepsFromFlags } from "../../src/rewrite/cli-commands.js";
 import { RULES } from "../../src/rewrite/registry.js";
@@ -58,6 +59,12 @@ describe("convkit rules / rewrite", () => {
     const json = JSON.parse((await run(["rules", "--json"])).out);
     expect(json.map((r: { name: string }) => r.name)).toEqual(RULES.map((r) => r.name));
     expect(json[0].options.activation.values).toEqual(["relu", "none"]);
+  });
+
+  it("--seed 0, the documented default, is accepted and gives the default's result", async () => {
+    const seeded = await run(["rewrite", "tiny", "--rule", "stack-small", "--seed", "0", "--json"]);
+    const plain = await run(["rewrite", "tiny", "--rule", "stack-small", "--json"]);
+    expect(JSON.parse(seeded.out)).toEqual(JSON.parse(plain.out));
   });
 
   it("rewrite prints the report, writes a model folder that loads back, or a graph .json", async () => {
@@ -137,6 +144,18 @@ describe("convkit rules / rewrite", () => {
     );
     await expect(run(["rewrite", "nope", "--rule", "se"])).rejects.toThrow(/unknown model "nope"/);
     await expect(run(["rewrite", "tiny"])).rejects.toThrow(/at least one --rule/);
+    // Option values go through the shared parsers: usage errors (exit 2) naming the option.
+    for (const [flag, value, expected] of [
+      ["--seed", "-1", "--seed: expected a non-negative integer"],
+      ["--samples", "0", "--samples: expected a positive integer"],
+      ["--steps", "x", "--steps: expected a positive integer"],
+      ["--lr", "0", "--lr: expected a positive number"],
+      ["--input", "3x0x4", "--input: expected positive integers"],
+    ]) {
+      const failure = run(["rewrite", "tiny", "--rule", "se", flag, value]);
+      await expect(failure).rejects.toThrow(expected);
+      await expect(failure).rejects.toBeInstanceOf(UsageError);
+    }
     expect(() => stepsFromFlags(["se", "group", "dense"], ["a=1", "b=2"])).toThrow(
       /got 2 --where for 3 --rule/,
     );
