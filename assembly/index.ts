@@ -9,6 +9,13 @@ export {
   convWorkspaceFloats,
 } from "./conv";
 export {
+  deformBackward,
+  deformColumnFloats,
+  deformForward,
+  deformPlanFloats,
+  deformSumFloats,
+} from "./deform";
+export {
   depthwiseBackwardInput,
   depthwiseBackwardWeight,
   depthwiseForward,

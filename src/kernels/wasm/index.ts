@@ -1,10 +1,13 @@
 import { conv2dKernels } from "../conv2d.js";
+import { deformConv2dKernels } from "../deform.js";
+import { deformConv2dBackwardColumns, deformConv2dForwardColumns } from "../deform-columns.js";
 import { gemmKernels } from "../gemm.js";
 import { conv2dBackwardInputRef, conv2dBackwardWeightRef, conv2dForwardRef } from "../ref/conv2d.js";
 import { gemmRef } from "../ref/gemm.js";
 import { attachThreads, detachThreads, threadSupport } from "../threads/index.js";
 import { installWasmBatchNorm, restoreReferenceBatchNorm } from "./batchnorm.js";
 import { makeWasmConv2d } from "./conv2d.js";
+import { makeWasmDeform } from "./deform.js";
 import { makeWasmGemm } from "./gemm.js";
 import {
   bestVariant,
@@ -42,6 +45,9 @@ function install(mod: WasmKernelModule): KernelBackend {
   conv2dKernels.forward = conv.forward;
   conv2dKernels.backwardInput = conv.backwardInput;
   conv2dKernels.backwardWeight = conv.backwardWeight;
+  const deform = makeWasmDeform(mod);
+  deformConv2dKernels.forward = deform.forward;
+  deformConv2dKernels.backward = deform.backward;
   installWasmBatchNorm(mod);
   installWasmPool(mod);
   active = mod.variant;
@@ -54,8 +60,8 @@ function pick(options: UseWasmOptions): WasmVariant | null {
 }
 
 /**
- * Points the gemm and conv2d seams at the WebAssembly kernels (compiled once per variant, asynchronously,
- * which browsers require on the main thread). Returns the backend now in use: "reference" when the runtime
+ * Points the gemm, conv2d, deformConv2d, batch-norm and pooling seams at the WebAssembly kernels (compiled
+ * once per variant, asynchronously, which browsers require on the main thread). Returns the backend now in use: "reference" when the runtime
  * has no WebAssembly SIMD. An explicitly requested variant the runtime lacks is an ArgumentError.
  */
 export async function useWasmKernels(options: UseWasmOptions = {}): Promise<KernelBackend> {
@@ -87,6 +93,9 @@ export function useReferenceKernels(): "reference" {
   conv2dKernels.forward = conv2dForwardRef;
   conv2dKernels.backwardInput = conv2dBackwardInputRef;
   conv2dKernels.backwardWeight = conv2dBackwardWeightRef;
+  // Deformable convolution's TypeScript default is the sampling plan + GEMM path (on the reference GEMM).
+  deformConv2dKernels.forward = deformConv2dForwardColumns;
+  deformConv2dKernels.backward = deformConv2dBackwardColumns;
   restoreReferenceBatchNorm();
   restoreReferencePool();
   detachThreads();
