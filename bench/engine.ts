@@ -1,3 +1,4 @@
+import type { DeformConv2dGeometry } from "../src/kernels/deform.js";
 import type { Conv2dGeometry } from "../src/tensor/conv-geometry.js";
 import type { BenchShape, Direction } from "./shapes.js";
 import type { Timing, TimingPlan } from "./timing.js";
@@ -11,6 +12,8 @@ export interface Workload {
   w: Float32Array;
   /** Gradient of the output, for backward. */
   gy: Float32Array;
+  /** Deformable shapes: offsets [N, 2*og*k*k, Hout, Wout] and mask [N, og*k*k, Hout, Wout]. */
+  deform?: { g: DeformConv2dGeometry; offset: Float32Array; mask: Float32Array };
 }
 
 export interface EngineInfo {
@@ -28,8 +31,11 @@ export interface EngineInfo {
 export interface Engine extends EngineInfo {
   /** Per-call timing, or null when the engine does not support this direction (noted in the report). */
   measure(work: Workload, direction: Direction, plan: TimingPlan): Promise<Timing | null>;
-  /** Forward output in NCHW (for the cross-check between engines), when the engine runs in-process. */
-  forwardOutput?(work: Workload): Promise<Float32Array>;
+  /**
+   * Forward output in NCHW (for the cross-check between engines), when the engine runs in-process; null
+   * when it does not support the workload.
+   */
+  forwardOutput?(work: Workload): Promise<Float32Array | null>;
   /** Bytes of memory this engine holds for its kernels, when it can tell. */
   memoryBytes?(): number;
   close(): Promise<void>;

@@ -1,4 +1,5 @@
 import type { Conv2dKernels } from "../src/kernels/conv2d.js";
+import { type DeformConv2dKernels, deformConv2dRefKernels } from "../src/kernels/deform.js";
 import {
   conv2dBackwardInputRef,
   conv2dBackwardWeightRef,
@@ -7,6 +8,7 @@ import {
 import { ThreadPool } from "../src/kernels/threads/pool.js";
 import { threadSupport } from "../src/kernels/threads/support.js";
 import { makeWasmConv2d, wasmConvPath } from "../src/kernels/wasm/conv2d.js";
+import { makeWasmDeform } from "../src/kernels/wasm/deform.js";
 import { instantiateSync, type WasmVariant } from "../src/kernels/wasm/module.js";
 import type { Engine, Workload } from "./engine.js";
 import type { Direction } from "./shapes.js";
@@ -17,12 +19,21 @@ function kernelEngine(
   name: string,
   version: string,
   kernels: Conv2dKernels,
+  /** Deformable kernels, or null when this engine has none (its deformable rows stay empty). */
+  deform: DeformConv2dKernels | null,
   note: string,
   memoryBytes?: () => number,
   threads = 1,
   close: () => void = () => {},
 ): Engine {
-  let buffers: { key: string; y: Float32Array; gx: Float32Array; gw: Float32Array } | null = null;
+  let buffers: {
+    key: string;
+    y: Float32Array;
+    gx: Float32Array;
+    gw: Float32Array;
+    gOffset: Float32Array;
+    gMask: Float32Array;
+  } | null = null;
   const buffersFor = (work: Workload) => {
     const key = `${work.shape.name}/${work.batch}`;
     if (buffers?.key !== key) {
@@ -31,9 +42,30 @@ function kernelEngine(
         y: new Float32Array(work.gy.length),
         gx: new Float32Array(work.x.length),
         gw: new Float32Array(work.w.length),
+        gOffset: new Float32Array(work.deform?.offset.length ?? 0),
+        gMask: new Float32Array(work.deform?.mask.length ?? 0),
       };
     }
     return buffers;
+  };
+  /** The call to time: conv2d, or deformConv2d (all four gradients) for deformable workloads. */
+  const callFor = (work: Workload, direction: Direction): (() => void) | null => {
+    const b = buffersFor(work);
+    const { x, w, gy, g } = work;
+    const d = work.deform;
+    if (d) {
+      if (!deform) return null;
+      const grads = { input: b.gx, offset: b.gOffset, mask: b.gMask, weight: b.gw };
+      return direction === "forward"
+        ? () => deform.forward(x, d.offset, d.mask, w, null, d.g, b.y)
+        : () => deform.backward(x, d.offset, d.mask, w, gy, d.g, grads);
+    }
+    return direction === "forward"
+      ? () => kernels.forward(x, w, null, g, b.y)
+      : () => {
+          kernels.backwardInput(gy, w, g, b.gx);
+          kernels.backwardWeight(x, gy, g, b.gw);
+        };
   };
   return {
     name,
@@ -42,15 +74,8 @@ function kernelEngine(
     note,
     threads,
     async measure(work: Workload, direction: Direction, plan: TimingPlan) {
-      const b = buffersFor(work);
-      const { x, w, gy, g } = work;
-      const call =
-        direction === "forward"
-          ? () => kernels.forward(x, w, null, g, b.y)
-          : () => {
-              kernels.backwardInput(gy, w, g, b.gx);
-              kernels.backwardWeight(x, gy, g, b.gw);
-            };
+      const call = callFor(work, direction);
+      if (call === null) return null;
       if (!memoryBytes) return timeCalls(call, plan);
       // Steady state: after one call at this shape, further calls must not grow the WebAssembly memory.
       call();
@@ -61,7 +86,10 @@ function kernelEngine(
     },
     async forwardOutput(work: Workload) {
       const y = new Float32Array(work.gy.length);
-      kernels.forward(work.x, work.w, null, work.g, y);
+      const d = work.deform;
+      if (!d) kernels.forward(work.x, work.w, null, work.g, y);
+      else if (deform) deform.forward(work.x, d.offset, d.mask, work.w, null, d.g, y);
+      else return null;
       return y;
     },
     memoryBytes,
@@ -81,6 +109,7 @@ export function referenceEngine(): Engine {
       backwardInput: conv2dBackwardInputRef,
       backwardWeight: conv2dBackwardWeightRef,
     },
+    deformConv2dRefKernels,
     "the oracle, plain loops; sampled once per call when a call exceeds the slow-call limit",
   );
 }
@@ -91,7 +120,8 @@ export function wasmEngine(variant: WasmVariant): Engine {
     `ours-wasm-${variant}`,
     `AssemblyScript ${variant === "relaxed-simd" ? "f32x4 + relaxed-SIMD FMA" : "f32x4 SIMD"}`,
     makeWasmConv2d(mod),
-    "1 thread; packed GEMM (4x8 f32x4 tile), im2col per image and group, Winograd F(4x4,3x3) forward and input gradient for 3x3 stride 1 (>= 32 channels per group; dilated ones through space-to-batch), direct depthwise; inputs copied into WebAssembly memory and results out on every call",
+    makeWasmDeform(mod),
+    "1 thread; packed GEMM (4x8 f32x4 tile), im2col per image and group, Winograd F(4x4,3x3) forward and input gradient for 3x3 stride 1 (>= 32 channels per group; dilated ones through space-to-batch), direct depthwise; deformable: bilinear sampling plan shared by an offset group's channels + column matrix + GEMM, all in WebAssembly; inputs copied into WebAssembly memory and results out on every call",
     () => mod.memoryBytes,
   );
 }
@@ -119,7 +149,8 @@ export async function wasmThreadsEngine(
     `ours-wasm-${variant}-${threads}t`,
     `AssemblyScript ${variant === "relaxed-simd" ? "f32x4 + relaxed-SIMD FMA" : "f32x4 SIMD"}, shared memory`,
     makeWasmConv2d(mod, {}, pool),
-    `${threads} threads (calling thread + ${threads - 1} worker${threads > 2 ? "s" : ""}): forward split by output rows (Winograd: tile rows; depthwise: planes), input gradient by input planes, weight gradient by input channel (by fixed parts of rows when there are fewer than 8), every result bit-identical to one thread; the calling thread copies each worker's inputs in just before starting it, and the split is balanced from earlier calls' timings`,
+    null,
+    `${threads} threads (calling thread + ${threads - 1} worker${threads > 2 ? "s" : ""}): forward split by output rows (Winograd: tile rows; depthwise: planes), input gradient by input planes, weight gradient by input channel (by fixed parts of rows when there are fewer than 8), every result bit-identical to one thread; the calling thread copies each worker's inputs in just before starting it, and the split is balanced from earlier calls' timings; deformable conv is not threaded yet`,
     () => mod.memoryBytes,
     threads,
     () => pool.close(),

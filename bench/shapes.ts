@@ -14,6 +14,8 @@ export interface BenchShape {
   padding: number;
   dilation: number;
   groups: number;
+  /** Set for deformable convolution v2 (torchvision's deform_conv2d with a mask; ONNX DeformConv). */
+  deformable?: { offsetGroups: number };
 }
 
 /** The shapes of issue 4 (ResNet/MobileNet-like layers). */
@@ -108,6 +110,20 @@ export const SHAPES: readonly BenchShape[] = [
     padding: 3,
     dilation: 1,
     groups: 1,
+  },
+  {
+    name: "deformable3x3",
+    label: "deformable v2 (modulated) 3x3, 64->64, 56x56, 1 offset group, offsets ~ N(0, 1) px",
+    cIn: 64,
+    h: 56,
+    w: 56,
+    cOut: 64,
+    k: 3,
+    stride: 1,
+    padding: 1,
+    dilation: 1,
+    groups: 1,
+    deformable: { offsetGroups: 1 },
   },
 ];
 

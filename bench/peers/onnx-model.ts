@@ -52,8 +52,9 @@ function valueInfo(w: Writer, field: number, name: string, dims: number[]): void
 
 /**
  * The bytes of an ONNX model holding one Conv node (opset 13), weight as an initializer, no bias:
- * input "x" [batch, cIn, h, w] -> output "y". Hand-encoded (ModelProto -> GraphProto -> NodeProto), the few
- * fields a Conv needs, so the benchmark does not depend on the library's own ONNX exporter.
+ * input "x" [batch, cIn, h, w] -> output "y"; for a deformable shape one DeformConv node (opset 19) with
+ * the further inputs "offset" and "mask". Hand-encoded (ModelProto -> GraphProto -> NodeProto), the few
+ * fields a node needs, so the benchmark does not depend on the library's own ONNX exporter.
  */
 export function convModelBytes(
   s: BenchShape,
@@ -61,19 +62,22 @@ export function convModelBytes(
   weight: Float32Array,
   outDims: number[],
 ): Uint8Array {
+  const deform = s.deformable;
+  const kk = s.k * s.k;
   const w = protobuf.Writer.create();
-  int(w, 1, 8); // ir_version
+  int(w, 1, deform ? 9 : 8); // ir_version
   nested(w, 8, (o) => {
     str(o, 1, ""); // opset_import: default domain
-    int(o, 2, 13);
+    int(o, 2, deform ? 19 : 13);
   });
   nested(w, 7, (g) => {
     nested(g, 1, (n) => {
-      str(n, 1, "x");
-      str(n, 1, "W");
+      // DeformConv's inputs: X, W, offset, B (absent: ""), mask.
+      for (const input of deform ? ["x", "W", "offset", "", "mask"] : ["x", "W"]) str(n, 1, input);
       str(n, 2, "y");
       str(n, 3, "conv");
-      str(n, 4, "Conv");
+      str(n, 4, deform ? "DeformConv" : "Conv");
+      if (deform) intAttr(n, "offset_group", deform.offsetGroups);
       intsAttr(n, "kernel_shape", [s.k, s.k]);
       intsAttr(n, "strides", [s.stride, s.stride]);
       intsAttr(n, "pads", [s.padding, s.padding, s.padding, s.padding]);
@@ -88,6 +92,11 @@ export function convModelBytes(
       t.uint32((9 << 3) | LEN).bytes(new Uint8Array(weight.buffer, weight.byteOffset, weight.byteLength));
     });
     valueInfo(g, 11, "x", [batch, s.cIn, s.h, s.w]);
+    if (deform) {
+      const [, , hOut, wOut] = outDims;
+      valueInfo(g, 11, "offset", [batch, 2 * deform.offsetGroups * kk, hOut, wOut]);
+      valueInfo(g, 11, "mask", [batch, deform.offsetGroups * kk, hOut, wOut]);
+    }
     valueInfo(g, 12, "y", outDims);
   });
   return w.finish();

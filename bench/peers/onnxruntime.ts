@@ -31,14 +31,24 @@ export async function onnxRuntimeEngine(): Promise<Engine> {
   }
 
   function feeds(work: Workload): Record<string, ort.Tensor> {
-    return { x: new ort.Tensor("float32", work.x, [work.batch, work.shape.cIn, work.shape.h, work.shape.w]) };
+    const x = new ort.Tensor("float32", work.x, [work.batch, work.shape.cIn, work.shape.h, work.shape.w]);
+    const d = work.deform;
+    if (!d) return { x };
+    const planes = [work.batch, -1, work.g.hOut, work.g.wOut];
+    const dims = (data: Float32Array) =>
+      planes.map((v) => (v < 0 ? data.length / (work.batch * work.g.hOut * work.g.wOut) : v));
+    return {
+      x,
+      offset: new ort.Tensor("float32", d.offset, dims(d.offset)),
+      mask: new ort.Tensor("float32", d.mask, dims(d.mask)),
+    };
   }
 
   return {
     name: "onnxruntime",
     kind: "native",
     version,
-    note: "forward only (onnxruntime-node has no training ops); includes binding the input and returning the output",
+    note: "forward only (onnxruntime-node has no training ops); includes binding the input and returning the output; deformable: the DeformConv op (opset 19)",
     async measure(work: Workload, direction: Direction, plan: TimingPlan) {
       if (direction !== "forward") return null;
       const session = await sessionFor(work);

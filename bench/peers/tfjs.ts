@@ -111,13 +111,14 @@ export async function tfjsWasmEngine(): Promise<Engine> {
     name: "tfjs-wasm",
     kind: "js",
     version,
-    note: "forward only; grouped conv as split + conv2d per group + concat (tfjs has no groups argument)",
+    note: "forward only; grouped conv as split + conv2d per group + concat (tfjs has no groups argument); no deformable conv",
     async measure(work: Workload, direction: Direction, plan: TimingPlan) {
-      if (direction !== "forward") return null;
+      if (direction !== "forward" || work.deform) return null;
       const p = prepare(work);
       return timeCalls(() => forward(p, work).dispose(), plan);
     },
     async forwardOutput(work: Workload) {
+      if (work.deform) return null;
       const p = prepare(work);
       const y = forward(p, work);
       const data = y.dataSync() as Float32Array;

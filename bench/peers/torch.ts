@@ -13,6 +13,7 @@ const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "torch_conv.p
 interface Ready {
   ready: boolean;
   torch?: string;
+  torchvision?: string | null;
   mkldnn?: boolean;
   error?: string;
 }
@@ -60,8 +61,8 @@ export async function torchEngine(): Promise<Engine | { absent: string }> {
   return {
     name: "pytorch",
     kind: "native",
-    version: `torch ${ready.torch} (oneDNN ${ready.mkldnn ? "on" : "off"})`,
-    note: "separate Python process, timed in Python with the same plan; backward = aten.convolution_backward (input + weight)",
+    version: `torch ${ready.torch} (oneDNN ${ready.mkldnn ? "on" : "off"}), torchvision ${ready.torchvision ?? "absent"}`,
+    note: "separate Python process, timed in Python with the same plan; backward = aten.convolution_backward (input + weight); deformable: torchvision.ops.deform_conv2d, backward = autograd.grad of input, offset, mask and weight",
     async measure(work: Workload, direction: Direction, plan: TimingPlan): Promise<Timing | null> {
       child.stdin.write(
         `${JSON.stringify({ cmd: "measure", shape: work.shape, batch: work.batch, direction, ...plan })}\n`,

@@ -16,6 +16,7 @@ import { drawReceptiveField } from "../../../src/draw/receptive.js";
 import { GraphModel } from "../../../src/graph/executor.js";
 import type { Graph, Node, Weights } from "../../../src/graph/types.js";
 import { conv2dKernels } from "../../../src/kernels/conv2d.js";
+import { deformConv2dKernels } from "../../../src/kernels/deform.js";
 import { setNumThreads, threadingStatus, whenThreadsReady } from "../../../src/kernels/threads/index.js";
 import { activeKernelBackend, useWasmKernels } from "../../../src/kernels/wasm/index.js";
 import { buildReport } from "../../../src/rewrite/report.js";
@@ -281,9 +282,24 @@ function bench(id: number, spec: BenchSpec): Promise<BenchRow[]> {
           const gx = new Float32Array(x.length);
           const gw = new Float32Array(w.length);
           const gy = random(y.length);
+          // Deformable shapes: offsets of about a pixel and a mask in [0, 1), all four gradients backward.
+          const og = shape.deformable?.offsetGroups ?? 0;
+          const dg = { ...g, offsetGroups: og };
+          const taps = g.n * og * g.kH * g.kW * g.hOut * g.wOut;
+          const offset = random(2 * taps);
+          const mask = Float32Array.from({ length: taps }, () => rng.uniform());
+          const grads = {
+            input: gx,
+            offset: new Float32Array(offset.length),
+            mask: new Float32Array(taps),
+            weight: gw,
+          };
           for (const direction of spec.directions) {
-            const call =
-              direction === "forward"
+            const call = shape.deformable
+              ? direction === "forward"
+                ? () => deformConv2dKernels.forward(x, offset, mask, w, null, dg, y)
+                : () => deformConv2dKernels.backward(x, offset, mask, w, gy, dg, grads)
+              : direction === "forward"
                 ? () => conv2dKernels.forward(x, w, null, g, y)
                 : () => {
                     conv2dKernels.backwardInput(gy, w, g, gx);
