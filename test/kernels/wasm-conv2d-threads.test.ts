@@ -226,7 +226,7 @@ describe.each(WASM_VARIANTS)("wasm conv2d split across threads (%s)", (variant) 
     const split = makeWasmConv2d(shared, { minFlopsPerThread: 0 }, p);
     const auto = makeWasmConv2d(one);
     const cases: [number[], number[], Parameters<typeof conv2dGeometry>[2]][] = [
-      [[3, 40, 17, 19], [36, 40, 3, 3], { padding: 1 }], // Winograd (auto: >= 32 channels)
+      [[3, 40, 17, 19], [36, 40, 3, 3], { padding: 1 }], // Winograd (auto: >= 8 channels per group)
       [[2, 24, 15, 13], [16, 24, 3, 3], { padding: 2, dilation: 2 }], // im2col
       [[2, 3, 30, 31], [8, 3, 7, 7], { stride: 2, padding: 3 }], // stem: weight gradient in partial sums
       [[3, 12, 13, 14], [24, 1, 3, 3], { padding: 1, groups: 12 }], // depthwise, multiplier 2

@@ -351,6 +351,21 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
     expect(at([64, 64, 7, 7], 5)).toBe("im2col-gemm");
   });
 
+  it("auto takes 3x3 Winograd from 8 channels per group; blocks and dilated ones from 32", () => {
+    const path = (input: number[], weight: number[], opts: Parameters<typeof conv2dGeometry>[2]) =>
+      wasmConvPath(conv2dGeometry(input, weight, opts));
+    // The benchmark's grouped shape: 128 channels in 8 groups of 16.
+    const grouped = conv2dGeometry([1, 128, 28, 28], [128, 16, 3, 3], { padding: 1, groups: 8 });
+    expect(wasmConvPath(grouped)).toBe("winograd-f4x4");
+    expect(wasmConvPath(grouped, "backwardInput")).toBe("winograd-f4x4");
+    checkAll(makeWasmConv2d(mod), grouped, 13);
+    expect(path([1, 8, 28, 28], [8, 8, 3, 3], { padding: 1 })).toBe("winograd-f4x4");
+    expect(path([1, 8, 28, 28], [4, 8, 3, 3], { padding: 1 })).toBe("im2col-gemm"); // 4 outputs
+    expect(path([1, 1, 28, 28], [32, 1, 3, 3], { padding: 1 })).toBe("im2col-gemm"); // 1 input channel
+    expect(path([8, 16, 56, 56], [16, 16, 5, 5], { padding: 2 })).toBe("im2col-gemm");
+    expect(path([8, 16, 56, 56], [16, 16, 3, 3], { padding: 2, dilation: 2 })).toBe("im2col-gemm");
+  });
+
   it("Winograd handles wide channels as auto selects it (64 -> 64, 3x3 padding 1)", () => {
     const g = conv2dGeometry([2, 64, 19, 22], [64, 64, 3, 3], { padding: 1 });
     expect(wasmConvPath(g)).toBe("winograd-f4x4");

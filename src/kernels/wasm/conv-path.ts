@@ -15,8 +15,9 @@ export interface WasmConvOptions {
    * Winograd F(4x4, 3x3) for the forward and input gradient of stride-1 convs: 3x3 ("winograd-f4x4"),
    * dilated 3x3 through space-to-batch ("winograd-dilated"), undilated kernels up to 9x9 as sums of 3x3
    * blocks ("winograd-blocks"): "auto" (default) when both the input and output channels per group are
-   * >= WINOGRAD_MIN_CHANNELS and the output has enough 4x4 tiles (WINOGRAD_MIN_TILES; blocks:
-   * WINOGRAD_BLOCKS_MIN_TILES and WINOGRAD_BLOCKS_MIN_SIDE), "always" where it applies (tests), "never".
+   * >= WINOGRAD_MIN_CHANNELS (3x3; blocks and dilated: WINOGRAD_INDIRECT_MIN_CHANNELS) and the output has
+   * enough 4x4 tiles (WINOGRAD_MIN_TILES; blocks: WINOGRAD_BLOCKS_MIN_TILES and WINOGRAD_BLOCKS_MIN_SIDE),
+   * "always" where it applies (tests), "never".
    * The weight gradient always uses im2col + GEMM.
    */
   winograd?: "auto" | "always" | "never";
@@ -28,11 +29,20 @@ export interface WasmConvOptions {
 }
 
 /**
- * Below this many channels per group the transforms and the 36 small GEMMs' packing cost more than the
- * multiplications saved (measured on this machine: 64 -> 64 channels, 56x56: 3.2 ms against 4.4 ms with
- * im2col; grouped 128 channels / 8 groups (16 per group), 28x28: 0.80 ms against 0.70 ms).
+ * Below this many channels per group (input and output) a 3x3 conv's transforms and the 36 small GEMMs'
+ * packing cost more than the multiplications saved. Measured here (relaxed SIMD, one thread, forward /
+ * input gradient against im2col + GEMM): 16 -> 16 channels 28x28 1.71x / 1.65x at batch 1 and 1.83x / 1.86x
+ * at batch 64; grouped 128 channels / 8 groups (16 per group) 28x28 1.42x at batch 1, 1.85x at batch 8;
+ * 8 -> 8 channels 28x28 batch 64 1.40x / 1.58x; but 1 -> 32 channels 0.40x.
  */
-export const WINOGRAD_MIN_CHANNELS = 32;
+export const WINOGRAD_MIN_CHANNELS = 8;
+
+/**
+ * The same for the kernels Winograd serves indirectly (5x5 to 9x9 as 3x3 blocks, dilated 3x3 through
+ * space-to-batch), whose extra copies move the break-even up: 16 -> 16 channels 56x56, 5x5: 0.92x at batch
+ * 1 and 16; dilation 2 at 28x28: 1.00x; 8 -> 8 channels 5x5: 0.77x.
+ */
+export const WINOGRAD_INDIRECT_MIN_CHANNELS = 32;
 
 /** The Winograd variant for geometry g's kernel and dilation (stride 1), or null when none applies. */
 function winogradKind(g: Conv2dGeometry): WasmConvPath | null {
@@ -103,7 +113,8 @@ export function wasmConvPath(
   const winogradable = direction === "forward" || (direction === "backwardInput" && padsFit);
   const kind = winogradKind(g);
   if (winogradable && mode !== "never" && kind) {
-    const wide = g.cIn / g.groups >= WINOGRAD_MIN_CHANNELS && g.cOut / g.groups >= WINOGRAD_MIN_CHANNELS;
+    const least = kind === "winograd-f4x4" ? WINOGRAD_MIN_CHANNELS : WINOGRAD_INDIRECT_MIN_CHANNELS;
+    const wide = g.cIn / g.groups >= least && g.cOut / g.groups >= least;
     if (mode === "always" || (wide && enoughTiles(g, kind))) return kind;
   }
   return "im2col-gemm";

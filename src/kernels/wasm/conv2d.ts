@@ -34,6 +34,7 @@ export {
   type WasmConvPath,
   WEIGHT_PARTS,
   WEIGHT_SPLIT_MIN_CHANNELS,
+  WINOGRAD_INDIRECT_MIN_CHANNELS,
   WINOGRAD_MIN_CHANNELS,
   wasmConvPath,
   weightGradientSplit,

@@ -22,6 +22,7 @@ export {
   type WasmConvDirection,
   type WasmConvOptions,
   type WasmConvPath,
+  WINOGRAD_INDIRECT_MIN_CHANNELS,
   WINOGRAD_MIN_CHANNELS,
   wasmConvPath,
 } from "./conv2d.js";
