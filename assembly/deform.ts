@@ -271,16 +271,15 @@ function fillColumns(g: usize, x: usize, n: i32, grp: i32, idx: usize, wt: usize
 }
 
 /**
- * Forward of the whole batch: out [N, Cout, Hout, Wout] (overwritten) from x (strided planes, see above),
- * offset, mask (when hasMask), weight and bias (when hasBias). idx, wt: plan arrays; col: a column matrix;
- * ws: the GEMM workspace.
+ * Forward of images [n0, n1): their out [N, Cout, Hout, Wout] planes (overwritten) from x (strided planes,
+ * see above), offset, mask (0: none, v1), weight and bias (when hasBias). idx, wt: plan arrays; col: a
+ * column matrix; ws: the GEMM workspace (all four the calling thread's own: threads split by image).
  */
 export function deformForward(
   g: usize,
   x: usize,
   offset: usize,
   mask: usize,
-  hasMask: i32,
   weight: usize,
   bias: usize,
   hasBias: i32,
@@ -289,15 +288,16 @@ export function deformForward(
   wt: usize,
   col: usize,
   ws: usize,
+  n0: i32,
+  n1: i32,
 ): void {
-  const batch = gf(g, 0);
   const cOut = gf(g, G_COUT);
   const groups = gf(g, G_GROUPS);
   const coutG = cOut / groups;
   const rows = (gf(g, G_CIN) / groups) * gf(g, G_KH) * gf(g, G_KW);
   const hw = gf(g, G_HOUT) * gf(g, G_WOUT);
-  for (let n = 0; n < batch; n++) {
-    buildPlan(g, offset, mask, hasMask !== 0, n, idx, wt, 0, false);
+  for (let n = n0; n < n1; n++) {
+    buildPlan(g, offset, mask, mask !== 0, n, idx, wt, 0, false);
     for (let grp = 0; grp < groups; grp++) {
       fillColumns(g, x, n, grp, idx, wt, col);
       const outG = out + f32s((n * cOut + grp * coutG) * hw);
@@ -457,34 +457,39 @@ function scatterLanes(gx: usize, ib: usize, t: v128): void {
 }
 
 /**
- * Backward of the whole batch. Fills, when their pointer is not 0: gradX (strided planes, overwritten),
- * gradOffset [N, 2*og*kk, Hout, Wout] and gradMask [N, og*kk, Hout, Wout] (overwritten; gradMask only when
- * hasMask) and gradW (overwritten). Scratch: idx, wt, slopes (plan), col and gradCol (column matrices),
- * dy, dx, dm (deformSumFloats each), ws (GEMM workspace).
+ * Backward of images [n0, n1). Fills, when their pointer is not 0, for those images: gradX (strided planes),
+ * gradOffset [N, 2*og*kk, Hout, Wout], gradMask [N, og*kk, Hout, Wout] (only with a mask; mask 0 means none) and gradWImages
+ * [N, Cout, Cin/groups, kH, kW], each image's own weight gradient, all overwritten; deformSumImages adds
+ * the images' weight gradients up afterwards, in image order, so that any split by image gives the same
+ * bits. Scratch (the calling thread's own): idx, wt, slopes (plan), col and gradCol (column matrices), dy
+ * and after it dx and dm (deformSumFloats each, rounded up to 16 floats), ws (GEMM workspace).
  */
 export function deformBackward(
   g: usize,
   x: usize,
   offset: usize,
   mask: usize,
-  hasMask: i32,
   weight: usize,
   gradOut: usize,
   gradX: usize,
   gradOffset: usize,
   gradMask: usize,
-  gradW: usize,
+  gradWImages: usize,
   idx: usize,
   wt: usize,
   slopes: usize,
   col: usize,
   gradCol: usize,
   dy: usize,
-  dx: usize,
-  dm: usize,
   ws: usize,
+  n0: i32,
+  n1: i32,
 ): void {
-  const batch = gf(g, 0);
+  const hasMask = mask !== 0;
+  // dx and dm follow dy, each deformSumFloats rounded up to 16 floats (64 bytes).
+  const sumStride = f32s((deformSumFloats(g) + 15) & ~15);
+  const dx = dy + sumStride;
+  const dm = dx + sumStride;
   const cIn = gf(g, G_CIN);
   const cOut = gf(g, G_COUT);
   const groups = gf(g, G_GROUPS);
@@ -495,12 +500,12 @@ export function deformBackward(
   const og = gf(g, G_OG);
   const sums = deformSumFloats(g);
   const nb4 = blocksOf(g) * 4;
-  const withSums = gradOffset !== 0 || (gradMask !== 0 && hasMask !== 0);
+  const withSums = gradOffset !== 0 || (gradMask !== 0 && hasMask);
   const throughSamples = gradX !== 0 || withSums;
-  if (gradX !== 0) zeroF32(gradX, batch * cIn * (gf(g, G_HIN) * gf(g, G_WIN) + 1));
-  if (gradW !== 0) zeroF32(gradW, cOut * rows);
-  for (let n = 0; n < batch; n++) {
-    buildPlan(g, offset, mask, hasMask !== 0, n, idx, wt, slopes, withSums);
+  const stride = gf(g, G_HIN) * gf(g, G_WIN) + 1;
+  if (gradX !== 0) zeroF32(gradX + f32s(n0 * cIn * stride), (n1 - n0) * cIn * stride);
+  for (let n = n0; n < n1; n++) {
+    buildPlan(g, offset, mask, hasMask, n, idx, wt, slopes, withSums);
     if (withSums) {
       zeroF32(dy, sums);
       zeroF32(dx, sums);
@@ -509,9 +514,10 @@ export function deformBackward(
     for (let grp = 0; grp < groups; grp++) {
       const gOut = gradOut + f32s((n * cOut + grp * coutG) * hw);
       const wG = weight + f32s(grp * coutG * rows);
-      if (gradW !== 0) {
+      if (gradWImages !== 0) {
         fillColumns(g, x, n, grp, idx, wt, col);
-        gemm(0, 1, coutG, rows, hw, 1, gOut, hw, col, hw, 1, gradW + f32s(grp * coutG * rows), rows, ws);
+        const gw = gradWImages + f32s((n * cOut + grp * coutG) * rows);
+        gemm(0, 1, coutG, rows, hw, 1, gOut, hw, col, hw, 0, gw, rows, ws);
       }
       if (!throughSamples) continue;
       gemm(1, 0, rows, hw, coutG, 1, wG, rows, gOut, hw, 0, gradCol, hw, ws);
@@ -525,8 +531,19 @@ export function deformBackward(
         copyF32(at, dy + f32s(e * nb4), hw);
         copyF32(at + f32s(hw), dx + f32s(e * nb4), hw);
       }
-      if (gradMask !== 0 && hasMask !== 0)
-        copyF32(gradMask + f32s((n * og * kk + e) * hw), dm + f32s(e * nb4), hw);
+      if (gradMask !== 0 && hasMask) copyF32(gradMask + f32s((n * og * kk + e) * hw), dm + f32s(e * nb4), hw);
     }
+  }
+}
+
+/** dst[i] = sum over images n (in order) of src[n * len + i], for i < len: the batch's weight gradient. */
+export function deformSumImages(dst: usize, src: usize, images: i32, len: i32): void {
+  zeroF32(dst, len);
+  for (let n = 0; n < images; n++) {
+    const from = src + f32s(n * len);
+    let i = 0;
+    for (; i + 4 <= len; i += 4)
+      v128.store(dst + f32s(i), f32x4.add(v128.load(dst + f32s(i)), v128.load(from + f32s(i))));
+    for (; i < len; i++) store<f32>(dst + f32s(i), load<f32>(dst + f32s(i)) + load<f32>(from + f32s(i)));
   }
 }

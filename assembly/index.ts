@@ -14,6 +14,7 @@ export {
   deformForward,
   deformPlanFloats,
   deformSumFloats,
+  deformSumImages,
 } from "./deform";
 export {
   depthwiseBackwardInput,

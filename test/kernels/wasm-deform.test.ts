@@ -1,8 +1,10 @@
 import fc from "fast-check";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DeformConv2dGeometry, deformConv2dKernels } from "../../src/kernels/deform.js";
 import { deformConv2dBackwardColumns, deformConv2dForwardColumns } from "../../src/kernels/deform-columns.js";
 import { deformConv2dBackwardRef, deformConv2dForwardRef } from "../../src/kernels/ref/deform.js";
+import { ThreadPool } from "../../src/kernels/threads/pool.js";
+import { threadSupport } from "../../src/kernels/threads/support.js";
 import { makeWasmDeform } from "../../src/kernels/wasm/deform.js";
 import { useReferenceKernels, useWasmKernelsSync } from "../../src/kernels/wasm/index.js";
 import { instantiateSync } from "../../src/kernels/wasm/module.js";
@@ -147,6 +149,43 @@ describe.each(WASM_VARIANTS)("deformable convolution, WebAssembly (%s)", (varian
       k.backward(b.input, b.offset, b.mask, b.weight, b.gradOut, g, gradBuffers(b));
     }
     expect(mod.memoryBytes).toBe(bytes);
+  });
+});
+
+describe("deformable convolution, WebAssembly on 4 threads (split by image)", () => {
+  const support = threadSupport();
+  const shared = instantiateSync("relaxed-simd", { shared: true });
+  const one = makeWasmDeform(instantiateSync("relaxed-simd"));
+  let pool: ThreadPool | null = null;
+  beforeAll(async () => {
+    if (!support.ok) throw new Error(`threads unsupported here: ${support.reason}`);
+    pool = new ThreadPool(shared, 3, support.host);
+    expect(await pool.ready()).toBe(4);
+  });
+  afterAll(() => pool?.close());
+
+  it("gives the one-thread bits, forward and every gradient, call after call", () => {
+    const split = makeWasmDeform(shared, { minFlopsPerThread: 0 }, pool as ThreadPool);
+    let calls = 0;
+    fc.assert(
+      fc.property(configArb, fc.integer({ min: 1, max: 7 }), (c, n) => {
+        const cfg = { ...c, n };
+        const g = geometryOf(cfg);
+        const b = buffersOf(cfg, g);
+        const outLen = g.n * g.cOut * g.hOut * g.wOut;
+        const [a, z] = [new Float32Array(outLen), new Float32Array(outLen)];
+        one.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, a);
+        split.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, z);
+        expect(z).toEqual(a);
+        const [ga, gz] = [gradBuffers(b), gradBuffers(b)];
+        one.backward(b.input, b.offset, b.mask, b.weight, b.gradOut, g, ga);
+        split.backward(b.input, b.offset, b.mask, b.weight, b.gradOut, g, gz);
+        for (const key of GRAD_KEYS) expect(gz[key], key).toEqual(ga[key]);
+        calls++;
+      }),
+      { numRuns: 60, seed: 7 },
+    );
+    expect(calls).toBe(60);
   });
 });
 

@@ -2,12 +2,15 @@ import { describe, expect, it } from "vitest";
 import { gradcheck } from "../../src/autograd/gradcheck.js";
 import { Tensor } from "../../src/autograd/tensor.js";
 import { deformConv2dKernels, deformConv2dRefKernels } from "../../src/kernels/deform.js";
+import { makeWasmDeform } from "../../src/kernels/wasm/deform.js";
+import { instantiateSync } from "../../src/kernels/wasm/module.js";
 import { type DeformConv2dOptions, deformConv2d } from "../../src/ops/deform.js";
 import { conv2dGeometry } from "../../src/tensor/conv-geometry.js";
 import { ArgumentError, ShapeError } from "../../src/tensor/errors.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { expectClose } from "../helpers/close.js";
 import { fromSpec, type GoldenCase, loadGolden } from "../helpers/golden.js";
+import { WASM_VARIANTS } from "../kernels/wasm-variants.js";
 
 const golden = loadGolden("deform");
 const GRAD_NAMES = ["input", "offset", "weight", "bias", "mask"] as const;
@@ -70,6 +73,12 @@ describe("deformConv2d against torchvision.ops.deform_conv2d (float64 golden fix
   it("matches through the reference kernels too", () => {
     const all = withKernels(deformConv2dRefKernels, () => golden.cases.map(runCase));
     console.log(summarize("reference loops", all));
+    expect(all.length).toBe(golden.cases.length);
+  });
+
+  it.each(WASM_VARIANTS)("matches through the WebAssembly kernels (%s)", (variant) => {
+    const all = withKernels(makeWasmDeform(instantiateSync(variant)), () => golden.cases.map(runCase));
+    console.log(summarize(`WebAssembly ${variant}`, all));
     expect(all.length).toBe(golden.cases.length);
   });
 

@@ -42,11 +42,12 @@ let active: KernelBackend = "reference";
 
 function install(mod: WasmKernelModule): KernelBackend {
   gemmKernels.gemm = makeWasmGemm(mod);
-  const conv = makeWasmConv2d(mod, {}, attachThreads(mod));
+  const runner = attachThreads(mod);
+  const conv = makeWasmConv2d(mod, {}, runner);
   conv2dKernels.forward = conv.forward;
   conv2dKernels.backwardInput = conv.backwardInput;
   conv2dKernels.backwardWeight = conv.backwardWeight;
-  const deform = makeWasmDeform(mod);
+  const deform = makeWasmDeform(mod, {}, runner);
   deformConv2dKernels.forward = deform.forward;
   deformConv2dKernels.backward = deform.backward;
   installWasmBatchNorm(mod);

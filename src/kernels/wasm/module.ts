@@ -34,6 +34,54 @@ export interface KernelExports {
   convWorkspaceFloats(g: number): number;
   /** Floats of workspace (per thread) the depthwise kernels need for the geometry block at g. */
   depthwiseWorkspaceFloats(g: number): number;
+  /** Deformable conv (assembly/deform.ts; geometry block plus the offset-group field): plan floats per array. */
+  deformPlanFloats(g: number): number;
+  /** Floats of one offset or mask gradient accumulator. */
+  deformSumFloats(g: number): number;
+  /** Floats of one weight group's column matrix. */
+  deformColumnFloats(g: number): number;
+  /** Images [n0, n1). */
+  deformForward(
+    g: number,
+    x: number,
+    offset: number,
+    /** 0: no mask (v1). */
+    mask: number,
+    weight: number,
+    bias: number,
+    hasBias: number,
+    out: number,
+    idx: number,
+    wt: number,
+    col: number,
+    ws: number,
+    n0: number,
+    n1: number,
+  ): void;
+  /** Images [n0, n1); per-image weight gradients into gradWImages. */
+  deformBackward(
+    g: number,
+    x: number,
+    offset: number,
+    mask: number,
+    weight: number,
+    gradOut: number,
+    gradX: number,
+    gradOffset: number,
+    gradMask: number,
+    gradWImages: number,
+    idx: number,
+    wt: number,
+    slopes: number,
+    col: number,
+    gradCol: number,
+    /** dx and dm follow, each deformSumFloats rounded up to 16 floats. */
+    dy: number,
+    ws: number,
+    n0: number,
+    n1: number,
+  ): void;
+  deformSumImages(dst: number, src: number, images: number, len: number): void;
   /** Floats of workspace per thread of the Winograd forward (transform scratch, V, M, padded plane). */
   winogradWorkspaceFloats(g: number): number;
   /** Floats of the transformed weights U, shared by the threads of a call. */
@@ -194,6 +242,8 @@ export const PARALLEL_KERNELS = [
   "depthwiseForward",
   "depthwiseBackwardInput",
   "depthwiseBackwardWeight",
+  "deformForward",
+  "deformBackward",
   "spaceToBatch",
   "batchToSpace",
   "shiftStack",
