@@ -63,8 +63,9 @@ function pick(options: UseWasmOptions): WasmVariant | null {
 
 /**
  * Points the gemm, conv2d, deformConv2d, batch-norm and pooling seams at the WebAssembly kernels (compiled
- * once per variant, asynchronously, which browsers require on the main thread). Returns the backend now in use: "reference" when the runtime
- * has no WebAssembly SIMD. An explicitly requested variant the runtime lacks is an ArgumentError.
+ * once per variant, asynchronously, which browsers require on the main thread). Returns the backend now in
+ * use: "reference" when the runtime has no WebAssembly SIMD. An explicitly requested variant the runtime
+ * lacks is an ArgumentError.
  */
 export async function useWasmKernels(options: UseWasmOptions = {}): Promise<KernelBackend> {
   const variant = pick(options);
