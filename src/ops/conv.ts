@@ -66,8 +66,11 @@ export function conv2d(
   });
 }
 
-/** d(loss)/d(bias[c]) = sum of gradOut over batch and positions of channel c (float64 sum). */
-function biasGrad(gradOut: Float32Array, n: number, c: number, plane: number): Float32Array {
+/**
+ * d(loss)/d(bias[c]) = sum of gradOut over batch and positions of channel c (float64 sum); conv2d's and
+ * deformConv2d's bias gradient.
+ */
+export function biasGrad(gradOut: Float32Array, n: number, c: number, plane: number): Float32Array {
   const grad = new Float32Array(c);
   for (let co = 0; co < c; co++) {
     let s = 0;

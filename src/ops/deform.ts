@@ -5,6 +5,7 @@ import { conv2dGeometry, type Padding2d } from "../tensor/conv-geometry.js";
 import { ArgumentError, describe, ShapeError } from "../tensor/errors.js";
 import { formatShape } from "../tensor/shape.js";
 import { checkConvOptions, checkTensor } from "./checks.js";
+import { biasGrad } from "./conv.js";
 
 const OP = "deformConv2d";
 const OPTION_NAMES: readonly string[] = ["stride", "padding", "dilation", "mask"];
@@ -176,20 +177,6 @@ export function deformGeometry(
     }
   }
   return { ...conv, offsetGroups };
-}
-
-/** d(loss)/d(bias[c]) = sum of gradOut over batch and positions of channel c (float64 sum). */
-function biasGrad(gradOut: Float32Array, n: number, c: number, plane: number): Float32Array {
-  const grad = new Float32Array(c);
-  for (let co = 0; co < c; co++) {
-    let s = 0;
-    for (let b = 0; b < n; b++) {
-      const base = (b * c + co) * plane;
-      for (let i = 0; i < plane; i++) s += gradOut[base + i];
-    }
-    grad[co] = s;
-  }
-  return grad;
 }
 
 function checkRank4(shape: readonly number[], argument: string, what: string): void {
