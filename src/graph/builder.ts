@@ -10,7 +10,7 @@ import {
   numel,
   pair,
 } from "../tensor/shape.js";
-import { expectedParams, inferNode } from "./infer.js";
+import { createNode, expectedParams } from "./infer.js";
 import { fans, type InitSpec, initialise } from "./init.js";
 import {
   type Dim,
@@ -25,6 +25,7 @@ import {
   type Pads,
   type ParamInfo,
   type ParamRole,
+  type ParamsOf,
   type ScopeInfo,
   type ValueInfo,
   type Weights,
@@ -298,20 +299,10 @@ export class GraphBuilder {
         throw new ArgumentError(describe(op, "name", "a name not used yet in this graph", name));
     }
     const refs = inputs.map((v) => this.ref(v));
-    const node = {
-      name,
-      op,
-      inputs: refs.map((r) => r.name),
-      outputs: [],
-      attrs,
-      params: {},
-      scope,
-    } as unknown as Node;
-    const shapes = inferNode(
-      node,
+    const { node, shapes } = createNode(
+      { name, op, inputs: refs.map((r) => r.name), attrs, params: {} as ParamsOf<K>, scope },
       refs.map((r) => r.shape),
     );
-    node.outputs = shapes.length === 1 ? [name] : shapes.map((_, i) => `${name}:${i}`);
     for (const out of node.outputs) {
       if (this.taken.has(out)) throw new ArgumentError(describe(op, "output", "an unused value name", out));
     }

@@ -3,7 +3,7 @@ import { pool2dGeometry } from "../ops/pool.js";
 import { conv2dGeometry } from "../tensor/conv-geometry.js";
 import { ArgumentError, ConvkitError, ShapeError } from "../tensor/errors.js";
 import { broadcastShapes, formatShape, numel } from "../tensor/shape.js";
-import type { Node, OpName, ParamRole } from "./types.js";
+import type { Node, NodeOf, OpName, ParamRole } from "./types.js";
 
 /**
  * Shape rules of every primitive op, mirroring the functional ops in src/ops (PyTorch semantics), so that a
@@ -254,6 +254,21 @@ export function checkAttrs(node: Node): void {
     default:
       return;
   }
+}
+
+/**
+ * A new node of op `op` reading `inputs`, with its output values named by the graph's convention (the node's
+ * name for one output, "name:i" for several) and their shapes inferred from `inputShapes` (inferNode's
+ * errors propagate). Callers check the names are free and add the node.
+ */
+export function createNode<K extends OpName>(
+  fields: Omit<NodeOf<K>, "outputs">,
+  inputShapes: readonly (readonly number[])[],
+): { node: Node; shapes: number[][] } {
+  const node = { ...fields, inputs: [...fields.inputs], outputs: [] as string[] } as unknown as Node;
+  const shapes = inferNode(node, inputShapes);
+  node.outputs = shapes.length === 1 ? [node.name] : shapes.map((_, i) => `${node.name}:${i}`);
+  return { node, shapes };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { inferNode, nodeLabel } from "../graph/infer.js";
+import { createNode, inferNode, nodeLabel } from "../graph/infer.js";
 import type { Node, OpAttrs, OpName, ParamInfo, ParamsOf, Weights } from "../graph/types.js";
 import { ArgumentError, ConvkitError, FormatError, ShapeError } from "../tensor/errors.js";
 import { onnxLabel } from "./attrs.js";
@@ -362,19 +362,18 @@ export class ImportContext {
     scope: string,
     from?: OnnxNode,
   ): string[] {
-    const n = { name, op, inputs, outputs: [] as string[], attrs, params, scope } as unknown as Node;
     const where = from ? `${onnxLabel(from)} -> ` : "";
-    let outs: number[][];
+    let created: { node: Node; shapes: number[][] };
     try {
-      outs = inferNode(
-        n,
+      created = createNode(
+        { name, op, inputs, attrs, params, scope },
         inputs.map((v) => this.shapesA.get(v)!),
       );
     } catch (e) {
       if (e instanceof ConvkitError) throw retag(e, `${where}${e.message}`);
       throw e;
     }
-    n.outputs = outs.length === 1 ? [name] : outs.map((_, i) => `${name}:${i}`);
+    const { node: n, shapes: outs } = created;
     for (const v of n.outputs) if (v !== name) this.taken.add(v);
     outs.forEach((s, i) => {
       const count = s.reduce((p, d) => p * d, 1);

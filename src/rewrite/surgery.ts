@@ -1,4 +1,4 @@
-import { expectedParams, inferNode, nodeLabel } from "../graph/infer.js";
+import { createNode, expectedParams, inferNode, nodeLabel } from "../graph/infer.js";
 import { fans, initialise } from "../graph/init.js";
 import {
   type Graph,
@@ -8,6 +8,7 @@ import {
   PARAM_SUFFIX,
   type ParamInfo,
   type ParamRole,
+  type ParamsOf,
   type ScopeInfo,
   type Weights,
 } from "../graph/types.js";
@@ -197,20 +198,10 @@ export class GraphEdit {
     if (this.taken.has(name) || this.params[name] !== undefined) {
       throw new ArgumentError(`graph surgery: node name "${name}" is already used (use fresh())`);
     }
-    const node = {
-      name,
-      op,
-      inputs: [...inputs],
-      outputs: [] as string[],
-      attrs,
-      params: {},
-      scope,
-    } as unknown as Node;
-    const shapes = inferNode(
-      node,
+    const { node, shapes } = createNode(
+      { name, op, inputs: [...inputs], attrs, params: {} as ParamsOf<K>, scope },
       inputs.map((v) => this.shape(v)),
     );
-    node.outputs = shapes.length === 1 ? [name] : shapes.map((_, i) => `${name}:${i}`);
     for (const v of node.outputs) {
       if (this.taken.has(v) && v !== name)
         throw new ArgumentError(`graph surgery: value "${v}" is already used`);
