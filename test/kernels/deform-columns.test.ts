@@ -13,7 +13,14 @@ import {
 import { type Gemm, gemmKernels } from "../../src/kernels/gemm.js";
 import { deformConv2dBackwardRef, deformConv2dForwardRef } from "../../src/kernels/ref/deform.js";
 import { expectClose } from "../helpers/close.js";
-import { buffersOf, type Config, configArb, geometryOf, gradBuffers } from "./deform-configs.js";
+import {
+  buffersOf,
+  type Config,
+  compareWithReference,
+  configArb,
+  geometryOf,
+  gradBuffers,
+} from "./deform-configs.js";
 
 describe("deformable convolution, sampling plan + GEMM path", () => {
   it("is the op's default kernel, and the reference stays reachable", () => {
@@ -28,25 +35,8 @@ describe("deformable convolution, sampling plan + GEMM path", () => {
     let runs = 0;
     fc.assert(
       fc.property(configArb, (c) => {
-        const g = geometryOf(c);
-        const b = buffersOf(c, g);
-        const label = JSON.stringify(c);
-        const outLen = g.n * g.cOut * g.hOut * g.wOut;
-        const outRef = new Float32Array(outLen);
-        const outFast = new Float32Array(outLen);
-        deformConv2dForwardRef(b.input, b.offset, b.mask, b.weight, b.bias, g, outRef);
-        deformConv2dForwardColumns(b.input, b.offset, b.mask, b.weight, b.bias, g, outFast);
-        worst = Math.max(worst, expectClose(outFast, outRef, { rtol: 1e-5, label: `${label} forward` }));
-        const ref = gradBuffers(b);
-        const fast = gradBuffers(b);
-        deformConv2dBackwardRef(b.input, b.offset, b.mask, b.weight, b.gradOut, g, ref);
-        deformConv2dBackwardColumns(b.input, b.offset, b.mask, b.weight, b.gradOut, g, fast);
-        for (const key of ["input", "offset", "mask", "weight"] as const) {
-          const r = ref[key];
-          const f = fast[key];
-          if (r === null || f === null) continue;
-          worst = Math.max(worst, expectClose(f, r, { rtol: 1e-5, label: `${label} grad ${key}` }));
-        }
+        const columns = { forward: deformConv2dForwardColumns, backward: deformConv2dBackwardColumns };
+        worst = Math.max(worst, compareWithReference(columns, c, JSON.stringify(c)));
         runs++;
       }),
       { numRuns: 150, seed: 20240611 },

@@ -1,7 +1,9 @@
 import fc from "fast-check";
-import type { DeformConv2dGeometry } from "../../src/kernels/deform.js";
+import type { DeformConv2dGeometry, DeformConv2dKernels } from "../../src/kernels/deform.js";
+import { deformConv2dBackwardRef, deformConv2dForwardRef } from "../../src/kernels/ref/deform.js";
 import { convOutSize } from "../../src/tensor/conv-geometry.js";
 import { Rng } from "../../src/tensor/rng.js";
+import { expectClose } from "../helpers/close.js";
 
 /** Random deformable-convolution configurations and their buffers, for the fast paths' property tests. */
 
@@ -108,4 +110,34 @@ export function gradBuffers(b: Buffers) {
     mask: b.mask ? new Float32Array(b.mask.length) : null,
     weight: new Float32Array(b.weight.length),
   };
+}
+
+export const GRAD_KEYS = ["input", "offset", "mask", "weight"] as const;
+
+/**
+ * Runs configuration `c` through `kernels` and the reference loops, forward and backward, and checks every
+ * output and gradient within 1e-5 (relative to the RMS); the outputs start as NaN so that a value the kernels
+ * fail to write shows. Returns the worst error.
+ */
+export function compareWithReference(kernels: DeformConv2dKernels, c: Config, label: string): number {
+  const g = geometryOf(c);
+  const b = buffersOf(c, g);
+  const outLen = g.n * g.cOut * g.hOut * g.wOut;
+  const outRef = new Float32Array(outLen);
+  const out = new Float32Array(outLen).fill(Number.NaN);
+  deformConv2dForwardRef(b.input, b.offset, b.mask, b.weight, b.bias, g, outRef);
+  kernels.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, out);
+  let worst = expectClose(out, outRef, { rtol: 1e-5, label: `${label} forward` });
+  const ref = gradBuffers(b);
+  const fast = gradBuffers(b);
+  for (const key of GRAD_KEYS) fast[key]?.fill(Number.NaN);
+  deformConv2dBackwardRef(b.input, b.offset, b.mask, b.weight, b.gradOut, g, ref);
+  kernels.backward(b.input, b.offset, b.mask, b.weight, b.gradOut, g, fast);
+  for (const key of GRAD_KEYS) {
+    const r = ref[key];
+    const f = fast[key];
+    if (r === null || f === null) continue;
+    worst = Math.max(worst, expectClose(f, r, { rtol: 1e-5, label: `${label} grad ${key}` }));
+  }
+  return worst;
 }

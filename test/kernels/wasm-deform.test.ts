@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DeformConv2dGeometry, deformConv2dKernels } from "../../src/kernels/deform.js";
+import { deformConv2dKernels } from "../../src/kernels/deform.js";
 import { deformConv2dBackwardColumns, deformConv2dForwardColumns } from "../../src/kernels/deform-columns.js";
 import { deformConv2dBackwardRef, deformConv2dForwardRef } from "../../src/kernels/ref/deform.js";
 import { ThreadPool } from "../../src/kernels/threads/pool.js";
@@ -9,42 +9,21 @@ import { makeWasmDeform } from "../../src/kernels/wasm/deform.js";
 import { useReferenceKernels, useWasmKernelsSync } from "../../src/kernels/wasm/index.js";
 import { instantiateSync } from "../../src/kernels/wasm/module.js";
 import { expectClose } from "../helpers/close.js";
-import { buffersOf, type Config, configArb, geometryOf, gradBuffers } from "./deform-configs.js";
+import {
+  buffersOf,
+  type Config,
+  compareWithReference,
+  configArb,
+  GRAD_KEYS,
+  geometryOf,
+  gradBuffers,
+} from "./deform-configs.js";
 import { WASM_VARIANTS } from "./wasm-variants.js";
 
 /**
  * The WebAssembly deformable kernels (assembly/deform.ts) against the reference loops: same algorithm as the
  * TypeScript plan + GEMM path, but float32 sums (the reference sums in float64), hence a tolerance.
  */
-
-const GRAD_KEYS = ["input", "offset", "mask", "weight"] as const;
-
-function compare(
-  kernels: ReturnType<typeof makeWasmDeform>,
-  c: Config,
-  g: DeformConv2dGeometry,
-  label: string,
-): number {
-  const b = buffersOf(c, g);
-  const outLen = g.n * g.cOut * g.hOut * g.wOut;
-  const outRef = new Float32Array(outLen);
-  const out = new Float32Array(outLen).fill(Number.NaN); // stale values must be overwritten
-  deformConv2dForwardRef(b.input, b.offset, b.mask, b.weight, b.bias, g, outRef);
-  kernels.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, out);
-  let worst = expectClose(out, outRef, { rtol: 1e-5, label: `${label} forward` });
-  const ref = gradBuffers(b);
-  const fast = gradBuffers(b);
-  for (const key of GRAD_KEYS) fast[key]?.fill(Number.NaN);
-  deformConv2dBackwardRef(b.input, b.offset, b.mask, b.weight, b.gradOut, g, ref);
-  kernels.backward(b.input, b.offset, b.mask, b.weight, b.gradOut, g, fast);
-  for (const key of GRAD_KEYS) {
-    const r = ref[key];
-    const f = fast[key];
-    if (r === null || f === null) continue;
-    worst = Math.max(worst, expectClose(f, r, { rtol: 1e-5, label: `${label} grad ${key}` }));
-  }
-  return worst;
-}
 
 /** A configuration with room for full 4-pixel blocks, tails, several GEMM tiles and both group kinds. */
 const larger: Config = {
@@ -80,7 +59,7 @@ describe.each(WASM_VARIANTS)("deformable convolution, WebAssembly (%s)", (varian
     let runs = 0;
     fc.assert(
       fc.property(configArb, (c) => {
-        worst = Math.max(worst, compare(kernels, c, geometryOf(c), JSON.stringify(c)));
+        worst = Math.max(worst, compareWithReference(kernels, c, JSON.stringify(c)));
         runs++;
       }),
       { numRuns: 150, seed: 20261128 },
@@ -93,7 +72,7 @@ describe.each(WASM_VARIANTS)("deformable convolution, WebAssembly (%s)", (varian
 
   it("equals the reference on a larger case (full blocks, tails, offset groups, weight groups)", () => {
     for (const c of [larger, { ...larger, withMask: false, integerOffsets: true, n: 1 }])
-      compare(kernels, c, geometryOf(c), JSON.stringify(c));
+      compareWithReference(kernels, c, JSON.stringify(c));
   });
 
   it("computes only the gradients asked for, and overwrites what it fills", () => {
