@@ -1,8 +1,9 @@
-import { readFileSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { addDrawCommand } from "../draw/cli-commands.js";
 import { addExportCommand } from "../export/cli-commands.js";
+import { convkitVersion } from "../io/version.js";
 import { addRewriteCommands } from "../rewrite/cli-commands.js";
 import { addServeCommand } from "../serve/cli-commands.js";
 import { addStudyCommand } from "../study/cli-commands.js";
@@ -20,17 +21,6 @@ import { loadZoo } from "./zoo.js";
  * runs this file directly during development.
  */
 
-function version(): string {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
 /** The program with every command, writing through `ctx`. */
 export function createProgram(ctx: CliContext): Command {
   const program = new Command("convkit");
@@ -39,7 +29,7 @@ export function createProgram(ctx: CliContext): Command {
     .description(
       "convkit: convolution methods of modern CNNs, a model graph, its analysis, and ONNX in and out",
     )
-    .version(version(), "-V, --version")
+    .version(convkitVersion(), "-V, --version")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => ctx.stdout(s),

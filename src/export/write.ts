@@ -18,17 +18,6 @@ export interface WritePytorchOptions extends PytorchExportOptions {
   data?: boolean;
 }
 
-/** convkit's version from package.json (src/ and dist/ both sit two levels below it). */
-async function packageVersion(): Promise<string> {
-  try {
-    const { readFile } = await import("node:fs/promises");
-    const text = await readFile(new URL("../../package.json", import.meta.url), "utf8");
-    return (JSON.parse(text) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
-}
-
 /** Writes the export folder (created if needed; files replaced atomically). Returns the files written. */
 export async function writePytorchExport(
   dir: string,
@@ -42,7 +31,10 @@ export async function writePytorchExport(
   const { serializeGraph, weightsToSafetensors } = await import("../graph/serialize.js");
   // weightsToSafetensors validates the graph with its weights (names, shapes) before anything is written.
   const bytes = weightsToSafetensors(graph, weights, { exporter: "convkit export --to pytorch" });
-  const out = exportPytorch(graph, { convkitVersion: await packageVersion(), ...options });
+  const out = exportPytorch(graph, {
+    convkitVersion: (await import("../io/version.js")).convkitVersion(),
+    ...options,
+  });
   const root = resolve(dir);
   await mkdir(root, { recursive: true });
   const files: [string, string | Uint8Array][] = [

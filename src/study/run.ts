@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, rm } from "node:fs/promises";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
@@ -12,6 +12,7 @@ import { GraphModel } from "../graph/executor.js";
 import { loadModel, saveModel } from "../graph/serialize.js";
 import type { Graph, Json, Weights } from "../graph/types.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import { convkitVersion } from "../io/version.js";
 import { setNumThreads, threadingStatus } from "../kernels/threads/index.js";
 import { chooseKernels } from "../kernels/wasm/index.js";
 import { ArgumentError } from "../tensor/errors.js";
@@ -57,15 +58,6 @@ class Interrupted extends Error {}
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-function packageVersion(): string {
-  try {
-    const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
-    return (JSON.parse(text) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
 }
 
 function positiveInt(value: number | undefined, name: string, fallback: number): number {
@@ -663,7 +655,7 @@ function buildReport(input: {
   return {
     format: STUDY_FORMAT,
     version: STUDY_VERSION,
-    convkit: packageVersion(),
+    convkit: convkitVersion(),
     status: input.interrupted || pending.length > 0 ? "interrupted" : "complete",
     baseline: { name: input.base.name, graph: "variants/baseline/model/graph.json" },
     data: {

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "commander";
 import { parseChoice, parseNonNegativeInt, parseNonNegativeNumber, parsePositiveInt } from "../cli/args.js";
@@ -11,6 +11,7 @@ import { GraphModel } from "../graph/executor.js";
 import { saveModel } from "../graph/serialize.js";
 import type { Graph, Json } from "../graph/types.js";
 import { writeFileAtomic } from "../io/atomic.js";
+import { convkitVersion } from "../io/version.js";
 import { getNumThreads, setNumThreads } from "../kernels/threads/index.js";
 import { CHECKPOINT_FILE, hasCheckpoint } from "./checkpoint.js";
 import { loadTrainableModel } from "./cli-model.js";
@@ -53,15 +54,6 @@ interface TrainFlags {
   threads?: string;
   saveInitial?: boolean;
   output?: string;
-}
-
-function packageVersion(): string {
-  try {
-    const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
-    return (JSON.parse(text) as { version?: string }).version ?? "unknown";
-  } catch {
-    return "unknown";
-  }
 }
 
 /** JSON of numbers that may be NaN (a diverged run): NaN and infinities become null. */
@@ -216,7 +208,7 @@ export function addTrainCommand(program: Command, ctx: CliContext): void {
 
       const normalize = result.hyperparameters.normalize;
       const record = {
-        convkit: packageVersion(),
+        convkit: convkitVersion(),
         model: graph.name,
         modelSpec,
         weightsFrom: model0.weightsFrom,
