@@ -382,16 +382,18 @@ export function drawChannelShuffle(spec: ChannelShuffleSpec): string {
     const grp = Math.floor(p / (ch / g));
     for (let j = grp * (ch / g); j < (grp + 1) * (ch / g); j++) composed.push([i, j]);
   }
+  // Panels (a) and (b) draw the same three rows; only GConv2's edges differ.
+  const stacked = [
+    { name: "input", label: "input", count: ch },
+    { name: "features", label: "GConv1", count: ch },
+    { name: "output", label: "GConv2", count: ch },
+  ];
   const panels: [string, string, Diagram][] = [
     [
       "a",
       "(a) two stacked group convs",
       {
-        rows: [
-          { name: "input", label: "input", count: ch },
-          { name: "features", label: "GConv1", count: ch },
-          { name: "output", label: "GConv2", count: ch },
-        ],
+        rows: stacked,
         edges: [
           { name: "gconv1", from: 0, pairs: gconv, label: "", colorBySource: true },
           { name: "gconv2", from: 1, pairs: gconv, label: "", colorBySource: true },
@@ -403,11 +405,7 @@ export function drawChannelShuffle(spec: ChannelShuffleSpec): string {
       "b",
       "(b) GConv2 fed from all groups",
       {
-        rows: [
-          { name: "input", label: "input", count: ch },
-          { name: "features", label: "GConv1", count: ch },
-          { name: "output", label: "GConv2", count: ch },
-        ],
+        rows: stacked,
         edges: [
           { name: "gconv1", from: 0, pairs: gconv, label: "", colorBySource: true },
           { name: "gconv2", from: 1, pairs: composed, label: "", colorBySource: true },
