@@ -7,6 +7,7 @@ import { convkitVersion } from "../io/version.js";
 import { addRewriteCommands } from "../rewrite/cli-commands.js";
 import { addServeCommand } from "../serve/cli-commands.js";
 import { addStudyCommand } from "../study/cli-commands.js";
+import { errorMessage } from "../tensor/errors.js";
 import { addTrainCommand } from "../train/cli-commands.js";
 import { addAnalyzeCommand } from "./analyze-command.js";
 import type { CliContext } from "./context.js";
@@ -73,7 +74,7 @@ export async function run(argv: readonly string[], context: Partial<CliContext> 
       ctx.stderr(`convkit: ${oneLine(message)} (see convkit ${command}--help)\n`);
       return EXIT_USAGE;
     }
-    const message = e instanceof Error ? e.message : String(e);
+    const message = errorMessage(e);
     ctx.stderr(`convkit: ${oneLine(message)}\n`);
     if (ctx.env.CONVKIT_DEBUG === "1" && e instanceof Error && e.stack) ctx.stderr(`${e.stack}\n`);
     return exitCodeOf(e);

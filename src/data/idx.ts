@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { Gunzip } from "fflate";
-import { ArgumentError, describe, FormatError } from "../tensor/errors.js";
+import { ArgumentError, describe, errorMessage, FormatError } from "../tensor/errors.js";
 
 /**
  * IDX files (the MNIST / Fashion-MNIST format, http://yann.lecun.com/exdb/mnist/): a 4-byte magic
@@ -275,9 +275,7 @@ function parseGzip(bytes: Uint8Array, file: string): IdxArray {
     }
   } catch (error) {
     if (error instanceof FormatError) throw error;
-    throw new FormatError(
-      `readIdx(${file}): corrupt gzip stream (${error instanceof Error ? error.message : String(error)})`,
-    );
+    throw new FormatError(`readIdx(${file}): corrupt gzip stream (${errorMessage(error)})`);
   }
   if (!ended) throw new FormatError(`readIdx(${file}): gzip stream ends early (truncated file)`);
   const h = header as Header | null;

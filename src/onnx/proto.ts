@@ -1,5 +1,5 @@
 import protobuf from "protobufjs";
-import { FormatError } from "../tensor/errors.js";
+import { errorMessage, FormatError } from "../tensor/errors.js";
 import { ONNX_SCHEMA } from "./schema.js";
 
 /**
@@ -201,7 +201,7 @@ export function decodeModel(bytes: Uint8Array, source = "ONNX model"): OnnxModel
     const message = ModelType.decode(bytes);
     raw = ModelType.toObject(message, { longs: Number, arrays: true }) as Raw;
   } catch (e) {
-    const why = e instanceof Error ? e.message : String(e);
+    const why = errorMessage(e);
     throw new FormatError(
       `${source}: not a valid ONNX (protobuf) file: ${why} (${bytes.length} bytes; truncated or not ONNX?)`,
     );

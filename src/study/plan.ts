@@ -9,7 +9,7 @@ import {
   type RuleResult,
   type RuleStep,
 } from "../rewrite/index.js";
-import { ArgumentError } from "../tensor/errors.js";
+import { ArgumentError, errorMessage } from "../tensor/errors.js";
 import type { RuleRecord, VariantPlan } from "./types.js";
 
 /**
@@ -89,10 +89,6 @@ export function applyStructural(graph: Graph, steps: readonly RuleStep[]): RuleR
   return results;
 }
 
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
 export interface StudyPlan {
   variants: VariantPlan[];
   rules: RuleRecord[];
@@ -170,7 +166,7 @@ export function planStudy(
     try {
       alone = applyStructural(graph, [step])[0];
     } catch (e) {
-      record.refusals.push({ node: "", reason: message(e) });
+      record.refusals.push({ node: "", reason: errorMessage(e) });
     }
     if (alone !== null) {
       record.refusals.push(...alone.refusals);
@@ -242,7 +238,7 @@ export function planStudy(
         );
       }
     } catch (e) {
-      record.notes.push(`after ${before.join(" + ")}: ${message(e)}`);
+      record.notes.push(`after ${before.join(" + ")}: ${errorMessage(e)}`);
     }
   }
 
@@ -260,7 +256,7 @@ export function planStudy(
         modernSteps.push(step);
         g = r.graph;
       } catch (e) {
-        modernSkipped.push(`${step.rule}: ${message(e)}`);
+        modernSkipped.push(`${step.rule}: ${errorMessage(e)}`);
       }
     }
     if (modernSteps.length > 0) {

@@ -15,7 +15,7 @@ import { writeFileAtomic } from "../io/atomic.js";
 import { convkitVersion } from "../io/version.js";
 import { setNumThreads, threadingStatus } from "../kernels/threads/index.js";
 import { chooseKernels } from "../kernels/wasm/index.js";
-import { ArgumentError } from "../tensor/errors.js";
+import { ArgumentError, errorMessage } from "../tensor/errors.js";
 import { hasCheckpoint } from "../train/checkpoint.js";
 import { initialWeights } from "../train/init-weights.js";
 import { evaluate, train } from "../train/loop.js";
@@ -55,10 +55,6 @@ import {
 export const DEFAULT_BUDGET_MINUTES = 9;
 
 class Interrupted extends Error {}
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function positiveInt(value: number | undefined, name: string, fallback: number): number {
   const v = value ?? fallback;
@@ -454,7 +450,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
           figures.set(v.id, fig);
         }
       } catch (e) {
-        emit({ kind: "phase", id: v.id, text: `no drawing: ${message(e)}` });
+        emit({ kind: "phase", id: v.id, text: `no drawing: ${errorMessage(e)}` });
       }
     }
 
@@ -526,7 +522,7 @@ export async function runStudy(options: StudyOptions): Promise<StudyResult> {
         emit({ kind: "interrupted", id: v.id });
         break;
       }
-      record = failedRecord(v, message(e));
+      record = failedRecord(v, errorMessage(e));
       emit({ kind: "variant-failed", index: i, total: runs.length, id: v.id, error: record.error! });
     }
     state.records[v.id] = record;

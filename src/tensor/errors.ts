@@ -27,6 +27,14 @@ export function describe(op: string, argument: string, expected: string, got: un
 }
 
 /** A pre-formatted description of what came (e.g. "shape [3, 5, 5]"), shown without quotes. */
+/**
+ * The message of anything thrown: an Error's message (library errors name op, argument, expected and
+ * got), or the thrown value as text.
+ */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
 export class Verbatim {
   constructor(readonly text: string) {}
 }

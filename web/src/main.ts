@@ -6,7 +6,7 @@ import { renderModes } from "./pages/modes.js";
 import { renderReport } from "./pages/report.js";
 import { renderRewrite } from "./pages/rewrite.js";
 import { renderTrain } from "./pages/train.js";
-import { fill, h } from "./ui.js";
+import { errorText, fill, h } from "./ui.js";
 
 /**
  * The page shell: a hash router over the six pages (#/modes/<mode>, #/model, #/rewrite, #/train, #/report,
@@ -55,14 +55,7 @@ function route(): void {
   try {
     cleanup = PAGES[name].render(main, parts.slice(1));
   } catch (e) {
-    fill(
-      main,
-      h(
-        "p",
-        { class: "msg error", role: "alert" },
-        `This page failed to open: ${e instanceof Error ? e.message : String(e)}`,
-      ),
-    );
+    fill(main, h("p", { class: "msg error", role: "alert" }, `This page failed to open: ${errorText(e)}`));
   }
   // Moving to another page puts the focus at its start (not on the first load: Tab then starts at the skip link).
   if (!first) main.focus({ preventScroll: true });
@@ -80,7 +73,7 @@ function startEngine(): void {
       line.dataset.isolated = String(s.crossOriginIsolated);
     })
     .catch((e) => {
-      line.textContent = `The engine could not start: ${e instanceof Error ? e.message : String(e)}`;
+      line.textContent = `The engine could not start: ${errorText(e)}`;
       line.classList.add("error");
     });
 }

@@ -373,9 +373,7 @@ export function message(kind: "error" | "note" | "ok", text: string): HTMLElemen
 }
 
 /** The error's message (library errors are one line naming op, argument, expected and got). */
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
+export { errorMessage as errorText } from "../../src/tensor/errors.js";
 
 /**
  * A frame that scrolls sideways around a wide drawing (a layered diagram), starting at its middle, where a

@@ -5,6 +5,7 @@
  * file loads unchanged in a browser bundle.
  */
 import type * as WorkerThreads from "node:worker_threads";
+import { errorMessage } from "../../tensor/errors.js";
 import { WORKER_SOURCE, type WorkerInit } from "./protocol.js";
 
 /** A started worker, as the pool sees it. */
@@ -48,7 +49,7 @@ function nodeHost(wt: typeof WorkerThreads): WorkerHost {
       const worker = new wt.Worker(source, { eval: true, workerData: init });
       // Idle workers must not keep the process alive: a script that never shuts the pool down still exits.
       worker.unref();
-      worker.on("error", (err: unknown) => events.error(err instanceof Error ? err.message : String(err)));
+      worker.on("error", (err: unknown) => events.error(errorMessage(err)));
       worker.on("exit", () => events.exit());
       return {
         terminate() {

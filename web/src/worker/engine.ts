@@ -21,6 +21,7 @@ import { setNumThreads, threadingStatus, whenThreadsReady } from "../../../src/k
 import { activeKernelBackend, useWasmKernels } from "../../../src/kernels/wasm/index.js";
 import { buildReport } from "../../../src/rewrite/report.js";
 import { rewrite } from "../../../src/rewrite/rewrite.js";
+import { errorMessage } from "../../../src/tensor/errors.js";
 import { Rng } from "../../../src/tensor/rng.js";
 import { initialWeights } from "../../../src/train/init-weights.js";
 import { TrainStepper } from "../../../src/train/stepper.js";
@@ -366,7 +367,7 @@ scope.onmessage = (e: MessageEvent<RequestMessage>) => {
       const result = await handle(id, request);
       post({ id, type: "result", result });
     } catch (err) {
-      post({ id, type: "error", error: err instanceof Error ? err.message : String(err) });
+      post({ id, type: "error", error: errorMessage(err) });
     }
   };
   // "stop" must reach a running job, so it does not queue behind it.
