@@ -1,7 +1,14 @@
 import type { DeformConv2dGeometry, DeformConv2dGrads, DeformConv2dKernels } from "../deform.js";
 import type { KernelRunner } from "../threads/call.js";
 import { serialRunner } from "../threads/pool.js";
-import { MIN_FLOPS_PER_THREAD, reserveFor, task, threadsFor, writeGeometry } from "./conv-memory.js";
+import {
+  directFlops,
+  MIN_FLOPS_PER_THREAD,
+  reserveFor,
+  task,
+  threadsFor,
+  writeGeometry,
+} from "./conv-memory.js";
 import type { WasmKernelModule } from "./module.js";
 
 /** Index of the offset-group field, after the conv geometry block's 18 (assembly/deform.ts G_OG). */
@@ -85,8 +92,6 @@ export function makeWasmDeform(
 ): DeformConv2dKernels {
   const e = mod.exports;
   const minFlops = options.minFlopsPerThread ?? MIN_FLOPS_PER_THREAD;
-  const flopsOf = (g: DeformConv2dGeometry) =>
-    2 * g.n * g.cOut * g.hOut * g.wOut * (g.cIn / g.groups) * g.kH * g.kW;
   const keyOf = (direction: string, g: DeformConv2dGeometry) => `deform:${direction}:${JSON.stringify(g)}`;
 
   return {
@@ -95,7 +100,7 @@ export function makeWasmDeform(
       const pg = writeDeformGeometry(mod, g);
       const planFloats = aligned(e.deformPlanFloats(pg));
       const columnFloats = aligned(e.deformColumnFloats(pg));
-      const t = threadsFor(runner, g.n, flopsOf(g), minFlops);
+      const t = threadsFor(runner, g.n, directFlops(g), minFlops);
       const { ptrs, th } = reserveFor(
         mod,
         [
@@ -166,7 +171,7 @@ export function makeWasmDeform(
         sumFloats,
       ];
       const xFloats = g.n * g.cIn * (g.hIn * g.wIn + 1);
-      const t = threadsFor(runner, g.n, 2 * flopsOf(g), minFlops);
+      const t = threadsFor(runner, g.n, 2 * directFlops(g), minFlops);
       const { ptrs, th } = reserveFor(
         mod,
         [
