@@ -127,7 +127,8 @@ function storeRow(c: usize, x0: v128, x1: v128, alpha: f32, beta: f32): void {
   }
 }
 
-function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+/** C[MR x NR] = alpha * (packed A panel) * (packed B panel) + beta * C over depth kc (C not read when beta is 0). */
+export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
   let c00 = f32x4.splat(0);
   let c01 = c00;
   let c10 = c00;

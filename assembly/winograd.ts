@@ -3,20 +3,50 @@
 // over channels:  U = G w G^T (per filter), V = B^T d B (per input tile), M_xy = U_xy * V_xy, Y = A^T M A.
 // The input and output transforms run on four horizontally adjacent tiles at once, one tile per f32x4
 // lane; tile columns are padded to a multiple of four (the extra tiles read zeros and are not stored).
+// The 36 GEMMs run on the packed GEMM's micro-kernel directly: the weight transform writes U in its packed-A
+// layout (MR-row panels) and the input transform writes V in its packed-B layout (NR-tile panels), so no
+// GEMM call repacks them (U would otherwise be repacked for every band and image).
 // Threads: the weights are transformed once per call (winogradTransformWeights, into a buffer every thread
 // reads); each thread then runs a band of tile rows (numbered n * tilesH + ty across the batch) with its own
 // workspace. A band changes no element's arithmetic, so any split equals the one-thread result exactly.
 
-import { gemm } from "./gemm";
+import { kernel4x8 } from "./gemm";
 import { G_CIN, G_COUT, G_GROUPS, G_HIN, G_HOUT, G_PL, G_PT, G_WIN, G_WOUT, gf } from "./geometry";
 import { f32s } from "./simd";
+import { MR, NR } from "./tiles";
 
-/** Tile grid of geometry g: rows, and columns rounded up to a multiple of 4 (one f32x4 lane per tile). */
+// The transforms put one filter row (weights) or one tile (inputs) per f32x4 lane: a U panel row is one
+// vector and a quad of tiles is half a V panel row.
+assert(MR === 4 && NR === 8);
+
+function roundUp(v: i32, m: i32): i32 {
+  return ((v + m - 1) / m) * m;
+}
+
+/**
+ * Tile grid of geometry g: rows, columns, and columns rounded up to a multiple of 4 (the transforms run on
+ * quads of horizontally adjacent tiles, one per f32x4 lane; the tiles past the last column are computed
+ * from zeros and not stored).
+ */
 function tilesH(g: usize): i32 {
   return (gf(g, G_HOUT) + 3) >> 2;
 }
+function tilesAcross(g: usize): i32 {
+  return (gf(g, G_WOUT) + 3) >> 2;
+}
 function tilesW(g: usize): i32 {
-  return ((((gf(g, G_WOUT) + 3) >> 2) + 3) >> 2) << 2;
+  return ((tilesAcross(g) + 3) >> 2) << 2;
+}
+
+/**
+ * GEMM columns (tiles) of a band of `rows` tile rows, whole NR panels. Tiles are numbered densely, row
+ * after row (ty * tilesAcross + tx), so the quads' extra tiles cost no GEMM work: the last quad of a row
+ * writes its extra lanes over the next row's first tiles, which that row's first quad then overwrites,
+ * and the band's last quad writes up to tilesW - tilesAcross columns past the band's tiles.
+ */
+function bandColumns(g: usize, rows: i32): i32 {
+  const across = tilesAcross(g);
+  return roundUp(rows * across + tilesW(g) - across, NR);
 }
 
 /** Padded input plane: 6x6 tiles overlapping by 2, plus the 4 floats a transposing load reads past the last tile. */
@@ -27,9 +57,27 @@ function planeH(g: usize): i32 {
   return 4 * tilesH(g) + 2;
 }
 
-/** Floats of the transformed weights U (36 x Cout x Cin/groups), shared by all threads of a call. */
+/**
+ * Floats added to the stride between the 36 planes of U, V and M. Their natural strides are multiples of
+ * 4 KiB for most channel counts, so the 36 rows that one tile's transform loads or stores would all map to
+ * the same L1 set and evict each other; one extra cache line per plane spreads them over 36 sets.
+ */
+const PLANE_PAD: i32 = 16;
+
+/** Stride in floats between the 36 planes of an array of `plane` floats per plane. */
+function planeStride(plane: i32): i32 {
+  return plane + PLANE_PAD;
+}
+
+/** Floats of one plane of U: per group, its filters rounded up to whole MR-row panels, times Cin/groups. */
+function uPlane(g: usize): i32 {
+  const groups = gf(g, G_GROUPS);
+  return groups * roundUp(gf(g, G_COUT) / groups, MR) * (gf(g, G_CIN) / groups);
+}
+
+/** Floats of the transformed weights U (36 planes), shared by all threads of a call. */
 export function winogradWeightFloats(g: usize): i32 {
-  return 36 * gf(g, G_COUT) * (gf(g, G_CIN) / gf(g, G_GROUPS));
+  return 36 * planeStride(uPlane(g));
 }
 
 /** Floats of scratch for the transforms: 72 vectors at the start of each workspace. */
@@ -44,8 +92,8 @@ export function winogradWorkspaceFloats(g: usize): i32 {
   const groups = gf(g, G_GROUPS);
   const cinG = gf(g, G_CIN) / groups;
   const coutG = gf(g, G_COUT) / groups;
-  const t = tilesH(g) * tilesW(g);
-  return TMP_FLOATS + 36 * cinG * t + 36 * coutG * t + planeH(g) * planeW(g);
+  const t = bandColumns(g, tilesH(g));
+  return TMP_FLOATS + 36 * planeStride(cinG * t) + 36 * planeStride(roundUp(coutG, MR) * t) + planeH(g) * planeW(g);
 }
 
 /** G (6x3) applied to three values a, b, c (one column or row of a 3x3 filter), in f32x4 lanes. */
@@ -62,48 +110,57 @@ function g6(a: v128, b: v128, c: v128, q: usize, qs: usize): void {
   v128.store(q + 5 * qs, c);
 }
 
-/** Lanes k = element j of filters f .. f+3 (filters are 9 floats apart). */
-function gather4(k: usize, j: i32): v128 {
-  let v = v128.load32_splat(k + f32s(j));
-  v = f32x4.replace_lane(v, 1, load<f32>(k + f32s(9 + j)));
-  v = f32x4.replace_lane(v, 2, load<f32>(k + f32s(18 + j)));
-  return f32x4.replace_lane(v, 3, load<f32>(k + f32s(27 + j)));
+/** Lane r = element j of the filter at k + r * step floats (the weight transform's inner load). */
+// @ts-ignore: decorator
+@inline
+function gather4(k: usize, step: usize, j: i32): v128 {
+  const p = k + f32s(j);
+  let v = v128.load32_splat(p);
+  v = f32x4.replace_lane(v, 1, load<f32>(p + step));
+  v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * step));
+  return f32x4.replace_lane(v, 3, load<f32>(p + 3 * step));
 }
 
-/** Lane-broadcast filter f alone (the tail when the filter count is not a multiple of 4). */
-function gather1(k: usize, j: i32): v128 {
-  return v128.load32_splat(k + f32s(j));
+/** gather4 for the last panel of a group, with rows < 4 filters: the other lanes 0. */
+function gatherTail(k: usize, step: usize, j: i32, rows: i32, tmp: usize): v128 {
+  v128.store(tmp, f32x4.splat(0));
+  for (let r = 0; r < rows; r++) store<f32>(tmp + f32s(r), load<f32>(k + <usize>r * step + f32s(j)));
+  return v128.load(tmp);
 }
 
 /**
- * U[xy][co][ci] = (G w[co][ci] G^T)[x][y] for all filters (groups stacked along co), four filters per step,
- * one per lane.
+ * U[xy] = (G w[co][ci] G^T)[x][y] for all filters, in packed-A layout: per group, panels of MR filter rows
+ * co (zero rows past the group's last), each panel Cin/groups vectors, vector ci = the panel's rows at ci.
+ * Four filters per step, one per lane.
  */
-function transformWeights(w: usize, cOut: i32, cinG: i32, u: usize, tmp: usize): void {
-  const plane = cOut * cinG;
+function transformWeights(w: usize, groups: i32, coutG: i32, cinG: i32, u: usize, tmp: usize): void {
+  const coutP = roundUp(coutG, MR);
+  const stride = f32s(planeStride(groups * coutP * cinG));
+  const step = f32s(cinG * 9); // bytes from filter (co, ci) to (co + 1, ci)
   const gk = tmp; // 6 x 3 vectors: G k
   const out = tmp + 18 * 16; // 6 x 6 vectors: G k G^T
-  for (let f = 0; f < plane; f += 4) {
-    const k = w + f32s(f * 9);
-    const full = f + 4 <= plane;
-    // Columns of k through G: gk[i][j].
-    for (let j = 0; j < 3; j++) {
-      const a = full ? gather4(k, j) : gather1(k, j);
-      const b = full ? gather4(k, 3 + j) : gather1(k, 3 + j);
-      const c = full ? gather4(k, 6 + j) : gather1(k, 6 + j);
-      g6(a, b, c, gk + <usize>(j * 16), 48);
-    }
-    // Rows of G k through G: out[i][y].
-    for (let i = 0; i < 6; i++) {
-      const r = gk + <usize>(i * 48);
-      g6(v128.load(r), v128.load(r, 16), v128.load(r, 32), out + <usize>(i * 96), 16);
-    }
-    if (full) {
-      for (let xy = 0; xy < 36; xy++) v128.store(u + f32s(xy * plane + f), v128.load(out + <usize>(xy * 16)));
-    } else {
-      // Tail: one filter at a time (lane 0), the rest of the block redone below.
-      for (let xy = 0; xy < 36; xy++) store<f32>(u + f32s(xy * plane + f), load<f32>(out + <usize>(xy * 16)));
-      f -= 3;
+  const lanes = out + 36 * 16; // a gather's tail
+  for (let grp = 0; grp < groups; grp++) {
+    for (let cb = 0; cb < coutG; cb += MR) {
+      const rows = min<i32>(MR, coutG - cb);
+      for (let ci = 0; ci < cinG; ci++) {
+        const k = w + f32s(((grp * coutG + cb) * cinG + ci) * 9);
+        // Columns of k through G: gk[i][j].
+        for (let j = 0; j < 3; j++) {
+          const full = rows === 4;
+          const a = full ? gather4(k, step, j) : gatherTail(k, step, j, rows, lanes);
+          const b = full ? gather4(k, step, 3 + j) : gatherTail(k, step, 3 + j, rows, lanes);
+          const c = full ? gather4(k, step, 6 + j) : gatherTail(k, step, 6 + j, rows, lanes);
+          g6(a, b, c, gk + <usize>(j * 16), 48);
+        }
+        // Rows of G k through G: out[i][y].
+        for (let i = 0; i < 6; i++) {
+          const r = gk + <usize>(i * 48);
+          g6(v128.load(r), v128.load(r, 16), v128.load(r, 32), out + <usize>(i * 96), 16);
+        }
+        const dst = u + f32s((grp * coutP + cb) * cinG + ci * MR);
+        for (let xy = 0; xy < 36; xy++) v128.store(dst + <usize>xy * stride, v128.load(out + <usize>(xy * 16)));
+      }
     }
   }
 }
@@ -131,7 +188,54 @@ function bt6(p: usize, ps: usize, q: usize, qs: usize): void {
 }
 
 /**
- * V[xy][ci][t] = (B^T d B)[x][y] for every tile t of tile rows [ty0, ty1) of channels [0, cinG) of x. `pad`
+ * Stores v at q0, or when a quad of tiles straddles two V panels, its first `split` lanes at q0 and the
+ * rest at q1 (the next panel's row).
+ */
+// @ts-ignore: decorator
+@inline
+function storeQuad(q0: usize, q1: usize, v: v128, split: i32): void {
+  if (split >= 4) {
+    v128.store(q0, v);
+  } else if (split === 2) {
+    v128.store64_lane(q0, v, 0);
+    v128.store64_lane(q1, v, 1);
+  } else if (split === 1) {
+    v128.store32_lane(q0, v, 0);
+    v128.store32_lane(q1, v, 1);
+    v128.store64_lane(q1, v, 1, 4);
+  } else {
+    v128.store64_lane(q0, v, 0);
+    v128.store32_lane(q0, v, 2, 8);
+    v128.store32_lane(q1, v, 3);
+  }
+}
+
+/** bt6 whose results go to V panels through storeQuad (q1 = q0's counterpart in the next panel). */
+function bt6Packed(p: usize, ps: usize, q0: usize, q1: usize, qs: usize, split: i32): void {
+  const d0 = v128.load(p);
+  const d1 = v128.load(p + ps);
+  const d2 = v128.load(p + 2 * ps);
+  const d3 = v128.load(p + 3 * ps);
+  const d4 = v128.load(p + 4 * ps);
+  const d5 = v128.load(p + 5 * ps);
+  const four = f32x4.splat(4);
+  const five = f32x4.splat(5);
+  const t1 = f32x4.sub(d4, f32x4.mul(four, d2));
+  const t2 = f32x4.sub(d3, f32x4.mul(four, d1));
+  const t3 = f32x4.sub(d4, d2);
+  const t4 = f32x4.add(f32x4.sub(d3, d1), f32x4.sub(d3, d1));
+  storeQuad(q0, q1, f32x4.add(f32x4.sub(f32x4.mul(four, d0), f32x4.mul(five, d2)), d4), split);
+  storeQuad(q0 + qs, q1 + qs, f32x4.add(t1, t2), split);
+  storeQuad(q0 + 2 * qs, q1 + 2 * qs, f32x4.sub(t1, t2), split);
+  storeQuad(q0 + 3 * qs, q1 + 3 * qs, f32x4.add(t3, t4), split);
+  storeQuad(q0 + 4 * qs, q1 + 4 * qs, f32x4.sub(t3, t4), split);
+  storeQuad(q0 + 5 * qs, q1 + 5 * qs, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5), split);
+}
+
+/**
+ * V[xy] = (B^T d B)[x][y] for every tile t of tile rows [ty0, ty1) of channels [0, cinG) of x, in packed-B
+ * layout: panels of NR tiles (numbered as bandColumns says), each cinG rows of NR floats (row ci = the
+ * panel's tiles in channel ci); the 36 planes are `xyStride` floats apart. `pad`
  * holds the padded rows of that band (4 (ty1 - ty0) + 2 rows of planeW); its left and right borders are
  * zero (cleared once per call) and the rows outside the image are cleared here, so only the interior is
  * rewritten per channel.
@@ -144,6 +248,7 @@ function transformInput(
   ty1: i32,
   pad: usize,
   v: usize,
+  xyStride: i32,
   tmp: usize,
 ): void {
   const hIn = gf(g, G_HIN);
@@ -152,9 +257,9 @@ function transformInput(
   const pL = gf(g, G_PL);
   const th = ty1 - ty0;
   const tw = tilesW(g);
+  const across = tilesAcross(g);
   const pw = planeW(g);
-  const t = th * tw;
-  const xyStep = f32s(cinG * t);
+  const xyStep = f32s(xyStride);
   const rows = tmp;
   const cols = tmp + 36 * 16;
   // Local row r of the band is padded row 4 ty0 + r, image row 4 ty0 + r - pT.
@@ -175,7 +280,7 @@ function transformInput(
       for (; j + 4 <= wIn; j += 4) v128.store(d + f32s(j), v128.load(s + f32s(j)));
       for (; j < wIn; j++) store<f32>(d + f32s(j), load<f32>(s + f32s(j)));
     }
-    const vc = v + f32s(ci * t);
+    const vc = v + f32s(ci * NR);
     for (let ty = 0; ty < th; ty++) {
       for (let tx = 0; tx < tw; tx += 4) {
         // Six rows of the four 6x6 tiles, transposed so that lane k holds tile k: rows[i][j] = d_k[i][j].
@@ -202,10 +307,15 @@ function transformInput(
         }
         // B^T d: column j of rows -> column j of cols.
         for (let j = 0; j < 6; j++) bt6(rows + <usize>(j * 16), 96, cols + <usize>(j * 16), 96);
-        // (B^T d) B: row x of cols -> V[x*6 + y][ci][t .. t+3].
-        const tile = f32s(ty * tw + tx);
-        for (let r = 0; r < 6; r++)
-          bt6(cols + <usize>(r * 96), 16, vc + tile + <usize>(r * 6) * xyStep, xyStep);
+        // (B^T d) B: row x of cols -> V[x*6 + y], tiles t0 .. t0+3 of row ci.
+        const t0 = ty * across + tx;
+        const q0 = vc + f32s((t0 & ~(NR - 1)) * cinG + (t0 & (NR - 1)));
+        const q1 = vc + f32s(((t0 & ~(NR - 1)) + NR) * cinG);
+        const split = NR - (t0 & (NR - 1));
+        for (let r = 0; r < 6; r++) {
+          const o = <usize>(r * 6) * xyStep;
+          bt6Packed(cols + <usize>(r * 96), 16, q0 + o, q1 + o, xyStep, split);
+        }
       }
     }
   }
@@ -229,11 +339,16 @@ function at6(p: usize, ps: usize, q: usize, qs: usize): void {
   v128.store(q + 3 * qs, f32x4.add(f32x4.add(d12, f32x4.mul(f32x4.splat(8), d34)), m5));
 }
 
-/** out[co] = (A^T M A) + bias for every tile of tile rows [ty0, ty1), four tiles (one per lane) at a time. */
+/**
+ * out[co] = (A^T M A) + bias for every tile of tile rows [ty0, ty1), four tiles (one per lane) at a time.
+ * M[xy][co][t] has rows of `rowFloats` floats, planes `xyStride` floats apart.
+ */
 function transformOutput(
   g: usize,
   m: usize,
   coutG: i32,
+  rowFloats: i32,
+  xyStride: i32,
   bias: usize,
   out: usize,
   ty0: i32,
@@ -244,17 +359,17 @@ function transformOutput(
   const wOut = gf(g, G_WOUT);
   const th = ty1 - ty0;
   const tw = tilesW(g);
-  const t = th * tw;
-  const xyStep = f32s(coutG * t);
+  const across = tilesAcross(g);
+  const xyStep = f32s(xyStride);
   const rows = tmp;
   const fin = tmp + 24 * 16;
   for (let co = 0; co < coutG; co++) {
     const b = bias !== 0 ? f32x4.splat(load<f32>(bias + f32s(co))) : f32x4.splat(0);
-    const mc = m + f32s(co * t);
+    const mc = m + f32s(co * rowFloats);
     const oc = out + f32s(co * hOut * wOut);
     for (let ty = 0; ty < th; ty++) {
       for (let tx = 0; tx < tw; tx += 4) {
-        const tile = f32s(ty * tw + tx);
+        const tile = f32s(ty * across + tx);
         // A^T over x for each y: rows[i][y].
         for (let y = 0; y < 6; y++)
           at6(mc + tile + <usize>y * xyStep, 6 * xyStep, rows + <usize>(y * 16), 96);
@@ -302,13 +417,14 @@ function transformOutput(
 
 /** U = the transformed weights of w for geometry g (winogradWeightFloats floats); `work` is a workspace. */
 export function winogradTransformWeights(g: usize, w: usize, u: usize, work: usize): void {
-  transformWeights(w, gf(g, G_COUT), gf(g, G_CIN) / gf(g, G_GROUPS), u, work);
+  const groups = gf(g, G_GROUPS);
+  transformWeights(w, groups, gf(g, G_COUT) / groups, gf(g, G_CIN) / groups, u, work);
 }
 
 /**
  * Forward for tile rows [r0, r1) (numbered n * tilesH + ty; 3x3, stride 1, dilation 1, any padding and
  * groups). `u` holds winogradTransformWeights' output, `bias` is 0 for none, `work` winogradWorkspaceFloats(g)
- * floats of this thread's own, `ws` this thread's gemm workspace.
+ * floats of this thread's own.
  */
 export function convForwardWinograd(
   g: usize,
@@ -317,7 +433,6 @@ export function convForwardWinograd(
   bias: usize,
   out: usize,
   work: usize,
-  ws: usize,
   r0: i32,
   r1: i32,
 ): void {
@@ -326,45 +441,43 @@ export function convForwardWinograd(
   const groups = gf(g, G_GROUPS);
   const cinG = cIn / groups;
   const coutG = cOut / groups;
+  const coutP = roundUp(coutG, MR);
   const planeIn = gf(g, G_HIN) * gf(g, G_WIN);
   const planeOut = gf(g, G_HOUT) * gf(g, G_WOUT);
   const th = tilesH(g);
   const tw = tilesW(g);
   if (th <= 0 || r1 <= r0) return;
-  const t = th * tw;
+  const t = bandColumns(g, th);
   const tmp = work;
   const v = tmp + f32s(TMP_FLOATS);
-  const m = v + f32s(36 * cinG * t);
-  const pad = m + f32s(36 * coutG * t);
+  const m = v + f32s(36 * planeStride(cinG * t));
+  const pad = m + f32s(36 * planeStride(coutP * t));
   memory.fill(pad, 0, f32s(planeH(g) * planeW(g)));
-  const uPlane = cOut * cinG;
+  const uStride = f32s(planeStride(uPlane(g)));
   for (let n = r0 / th; n * th < r1; n++) {
     const ty0 = max<i32>(r0 - n * th, 0);
     const ty1 = min<i32>(r1 - n * th, th);
-    const tb = (ty1 - ty0) * tw;
+    const tb = bandColumns(g, ty1 - ty0);
+    const vStride = planeStride(cinG * tb);
+    const mStride = planeStride(coutP * tb);
+    const ldm = f32s(tb);
     for (let grp = 0; grp < groups; grp++) {
-      transformInput(g, x + f32s((n * cIn + grp * cinG) * planeIn), cinG, ty0, ty1, pad, v, tmp);
+      transformInput(g, x + f32s((n * cIn + grp * cinG) * planeIn), cinG, ty0, ty1, pad, v, vStride, tmp);
+      const ug = u + f32s(grp * coutP * cinG);
       for (let xy = 0; xy < 36; xy++) {
-        const a = u + f32s(xy * uPlane + grp * coutG * cinG);
-        gemm(
-          0,
-          0,
-          coutG,
-          tb,
-          cinG,
-          1,
-          a,
-          cinG,
-          v + f32s(xy * cinG * tb),
-          tb,
-          0,
-          m + f32s(xy * coutG * tb),
-          tb,
-          ws,
-        );
+        const ux = ug + <usize>xy * uStride;
+        const vx = v + f32s(xy * vStride);
+        const mx = m + f32s(xy * mStride);
+        // M_xy = U_xy V_xy, one NR-tile panel of V at a time (it stays in L1 while U_xy's panels pass).
+        for (let jp = 0; jp < tb; jp += NR) {
+          const bp = vx + f32s(jp * cinG);
+          for (let ip = 0; ip < coutP; ip += MR) {
+            kernel4x8(cinG, ux + f32s(ip * cinG), bp, mx + f32s(ip * tb + jp), ldm, 1, 0);
+          }
+        }
       }
       const bg = bias !== 0 ? bias + f32s(grp * coutG) : 0;
-      transformOutput(g, m, coutG, bg, out + f32s((n * cOut + grp * coutG) * planeOut), ty0, ty1, tmp);
+      transformOutput(g, m, coutG, tb, mStride, bg, out + f32s((n * cOut + grp * coutG) * planeOut), ty0, ty1, tmp);
     }
   }
 }

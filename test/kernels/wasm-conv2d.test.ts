@@ -225,6 +225,24 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
     );
   });
 
+  it("Winograd numbers tiles densely: every output width 1-44 (quads straddling GEMM panels at each lane) matches", () => {
+    // Tiles are numbered row after row across the band, so a quad of tiles starts at any lane of an 8-tile
+    // panel; widths 1..44 give 1..11 tiles a row and, over 9 tile rows, every start lane and panel tail.
+    const rng = new Rng(7);
+    for (let w = 1; w <= 44; w++) {
+      const g = conv2dGeometry([1, 5, 34, w], [6, 5, 3, 3], { padding: [1, 1, 1, 1] });
+      expect(wasmConvPath(g, "forward", { winograd: "always" })).toBe("winograd-f4x4");
+      const s = sizes(g);
+      const x = randArray(s.x, rng);
+      const wt = randArray(s.w, rng);
+      const expected = new Float32Array(s.y);
+      const actual = new Float32Array(s.y).fill(Number.NaN);
+      conv2dForwardRef(x, wt, null, g, expected);
+      winograd.forward(x, wt, null, g, actual);
+      expectClose(actual, expected, { rtol: 1e-4, label: `winograd width ${w}` });
+    }
+  });
+
   it("Winograd input gradient (a forward conv of the bordered gradient, flipped kernel) matches the reference", () => {
     fc.assert(
       fc.property(winogradArb, seed, (spec, sd) => {

@@ -101,7 +101,7 @@ export function makeWasmConv2d(
       },
       task(u0, u1, i) {
         if (depthwise) return task("depthwiseForward", pg, px, pw, b, po, th.work[i], u0, u1);
-        if (winograd) return task("convForwardWinograd", pg, px, pu, b, po, th.work[i], th.ws[i], u0, u1);
+        if (winograd) return task("convForwardWinograd", pg, px, pu, b, po, th.work[i], u0, u1);
         return task("convForwardGemm", pg, px, pw, b, po, th.work[i], th.ws[i], u0, u1);
       },
       readRange(u0, u1) {
@@ -201,7 +201,7 @@ export function makeWasmConv2d(
       units: tiles,
       threads: Math.min(t, tiles),
       task: (r0, r1, i) =>
-        task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, pos, th.work[i], th.ws[i], r0, r1),
+        task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, pos, th.work[i], r0, r1),
     });
     runner.runSplit({
       key: `${key}:out`,
@@ -292,7 +292,7 @@ export function makeWasmConv2d(
       units: tiles,
       threads: Math.min(t, tiles),
       task: (r0, r1, i) =>
-        task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, po, th.work[i], th.ws[i], r0, r1),
+        task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, po, th.work[i], r0, r1),
       readRange: (r0, r1) => readTileRows(mod, po, dst, g, r0, r1),
     });
   };

@@ -95,7 +95,6 @@ export interface KernelExports {
     bias: number,
     out: number,
     work: number,
-    ws: number,
     r0: number,
     r1: number,
   ): void;
