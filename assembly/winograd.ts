@@ -93,7 +93,9 @@ export function winogradWorkspaceFloats(g: usize): i32 {
   const cinG = gf(g, G_CIN) / groups;
   const coutG = gf(g, G_COUT) / groups;
   const t = bandColumns(g, tilesH(g));
-  return TMP_FLOATS + 36 * planeStride(cinG * t) + 36 * planeStride(roundUp(coutG, MR) * t) + planeH(g) * planeW(g);
+  return (
+    TMP_FLOATS + 36 * planeStride(cinG * t) + 36 * planeStride(roundUp(coutG, MR) * t) + planeH(g) * planeW(g)
+  );
 }
 
 /** G (6x3) applied to three values a, b, c (one column or row of a 3x3 filter), in f32x4 lanes. */
@@ -110,18 +112,7 @@ function g6(a: v128, b: v128, c: v128, q: usize, qs: usize): void {
   v128.store(q + 5 * qs, c);
 }
 
-/** Lane r = element j of the filter at k + r * step floats (the weight transform's inner load). */
-// @ts-ignore: decorator
-@inline
-function gather4(k: usize, step: usize, j: i32): v128 {
-  const p = k + f32s(j);
-  let v = v128.load32_splat(p);
-  v = f32x4.replace_lane(v, 1, load<f32>(p + step));
-  v = f32x4.replace_lane(v, 2, load<f32>(p + 2 * step));
-  return f32x4.replace_lane(v, 3, load<f32>(p + 3 * step));
-}
-
-/** gather4 for the last panel of a group, with rows < 4 filters: the other lanes 0. */
+/** The gather for the last panel of a group, with rows < 4 filters: the other lanes 0. */
 function gatherTail(k: usize, step: usize, j: i32, rows: i32, tmp: usize): v128 {
   v128.store(tmp, f32x4.splat(0));
   for (let r = 0; r < rows; r++) store<f32>(tmp + f32s(r), load<f32>(k + <usize>r * step + f32s(j)));
@@ -147,10 +138,31 @@ function transformWeights(w: usize, groups: i32, coutG: i32, cinG: i32, u: usize
         const k = w + f32s(((grp * coutG + cb) * cinG + ci) * 9);
         // Columns of k through G: gk[i][j].
         for (let j = 0; j < 3; j++) {
-          const full = rows === 4;
-          const a = full ? gather4(k, step, j) : gatherTail(k, step, j, rows, lanes);
-          const b = full ? gather4(k, step, 3 + j) : gatherTail(k, step, 3 + j, rows, lanes);
-          const c = full ? gather4(k, step, 6 + j) : gatherTail(k, step, 6 + j, rows, lanes);
+          let a: v128, b: v128, c: v128;
+          if (rows === 4) {
+            // Lane r = element j, 3 + j, 6 + j of filter row cb + r, written out: as a call this gather
+            // cost the loop a quarter of its time (and the linter cannot parse an @inline decorator).
+            const p0 = k + f32s(j);
+            const p1 = p0 + step;
+            const p2 = p1 + step;
+            const p3 = p2 + step;
+            a = v128.load32_splat(p0);
+            a = f32x4.replace_lane(a, 1, load<f32>(p1));
+            a = f32x4.replace_lane(a, 2, load<f32>(p2));
+            a = f32x4.replace_lane(a, 3, load<f32>(p3));
+            b = v128.load32_splat(p0, 12);
+            b = f32x4.replace_lane(b, 1, load<f32>(p1, 12));
+            b = f32x4.replace_lane(b, 2, load<f32>(p2, 12));
+            b = f32x4.replace_lane(b, 3, load<f32>(p3, 12));
+            c = v128.load32_splat(p0, 24);
+            c = f32x4.replace_lane(c, 1, load<f32>(p1, 24));
+            c = f32x4.replace_lane(c, 2, load<f32>(p2, 24));
+            c = f32x4.replace_lane(c, 3, load<f32>(p3, 24));
+          } else {
+            a = gatherTail(k, step, j, rows, lanes);
+            b = gatherTail(k, step, 3 + j, rows, lanes);
+            c = gatherTail(k, step, 6 + j, rows, lanes);
+          }
           g6(a, b, c, gk + <usize>(j * 16), 48);
         }
         // Rows of G k through G: out[i][y].
@@ -159,7 +171,8 @@ function transformWeights(w: usize, groups: i32, coutG: i32, cinG: i32, u: usize
           g6(v128.load(r), v128.load(r, 16), v128.load(r, 32), out + <usize>(i * 96), 16);
         }
         const dst = u + f32s((grp * coutP + cb) * cinG + ci * MR);
-        for (let xy = 0; xy < 36; xy++) v128.store(dst + <usize>xy * stride, v128.load(out + <usize>(xy * 16)));
+        for (let xy = 0; xy < 36; xy++)
+          v128.store(dst + <usize>xy * stride, v128.load(out + <usize>(xy * 16)));
       }
     }
   }
@@ -191,8 +204,6 @@ function bt6(p: usize, ps: usize, q: usize, qs: usize): void {
  * Stores v at q0, or when a quad of tiles straddles two V panels, its first `split` lanes at q0 and the
  * rest at q1 (the next panel's row).
  */
-// @ts-ignore: decorator
-@inline
 function storeQuad(q0: usize, q1: usize, v: v128, split: i32): void {
   if (split >= 4) {
     v128.store(q0, v);
@@ -229,7 +240,12 @@ function bt6Packed(p: usize, ps: usize, q0: usize, q1: usize, qs: usize, split: 
   storeQuad(q0 + 2 * qs, q1 + 2 * qs, f32x4.sub(t1, t2), split);
   storeQuad(q0 + 3 * qs, q1 + 3 * qs, f32x4.add(t3, t4), split);
   storeQuad(q0 + 4 * qs, q1 + 4 * qs, f32x4.sub(t3, t4), split);
-  storeQuad(q0 + 5 * qs, q1 + 5 * qs, f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5), split);
+  storeQuad(
+    q0 + 5 * qs,
+    q1 + 5 * qs,
+    f32x4.add(f32x4.sub(f32x4.mul(four, d1), f32x4.mul(five, d3)), d5),
+    split,
+  );
 }
 
 /**
@@ -445,7 +461,6 @@ export function convForwardWinograd(
   const planeIn = gf(g, G_HIN) * gf(g, G_WIN);
   const planeOut = gf(g, G_HOUT) * gf(g, G_WOUT);
   const th = tilesH(g);
-  const tw = tilesW(g);
   if (th <= 0 || r1 <= r0) return;
   const t = bandColumns(g, th);
   const tmp = work;
@@ -477,7 +492,18 @@ export function convForwardWinograd(
         }
       }
       const bg = bias !== 0 ? bias + f32s(grp * coutG) : 0;
-      transformOutput(g, m, coutG, tb, mStride, bg, out + f32s((n * cOut + grp * coutG) * planeOut), ty0, ty1, tmp);
+      transformOutput(
+        g,
+        m,
+        coutG,
+        tb,
+        mStride,
+        bg,
+        out + f32s((n * cOut + grp * coutG) * planeOut),
+        ty0,
+        ty1,
+        tmp,
+      );
     }
   }
 }

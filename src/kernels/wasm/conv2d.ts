@@ -200,8 +200,7 @@ export function makeWasmConv2d(
       key: `${key}:conv`,
       units: tiles,
       threads: Math.min(t, tiles),
-      task: (r0, r1, i) =>
-        task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, pos, th.work[i], r0, r1),
+      task: (r0, r1, i) => task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, pos, th.work[i], r0, r1),
     });
     runner.runSplit({
       key: `${key}:out`,
@@ -291,8 +290,7 @@ export function makeWasmConv2d(
       key: `${key}:conv`,
       units: tiles,
       threads: Math.min(t, tiles),
-      task: (r0, r1, i) =>
-        task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, po, th.work[i], r0, r1),
+      task: (r0, r1, i) => task("convForwardWinograd", pg, pxs, pu, bias ? pb : 0, po, th.work[i], r0, r1),
       readRange: (r0, r1) => readTileRows(mod, po, dst, g, r0, r1),
     });
   };
