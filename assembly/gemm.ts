@@ -114,21 +114,24 @@ function packBTransposed(b: usize, ldb: i32, p0: i32, kc: i32, j: i32, nr: i32, 
   }
 }
 
-/** Writes one row of a tile: c = alpha * acc + beta * c (c not read when beta is 0, as in gemmRef). */
-function storeRow(c: usize, x0: v128, x1: v128, alpha: f32, beta: f32): void {
-  const va = f32x4.splat(alpha);
-  if (beta === 0) {
-    v128.store(c, f32x4.mul(x0, va));
-    v128.store(c, f32x4.mul(x1, va), 16);
+/** Writes one row of a tile: c = acc, or c += acc when accumulating. */
+function storeRow(c: usize, x0: v128, x1: v128, accumulate: i32): void {
+  if (accumulate) {
+    v128.store(c, f32x4.add(v128.load(c), x0));
+    v128.store(c, f32x4.add(v128.load(c, 16), x1), 16);
   } else {
-    const vb = f32x4.splat(beta);
-    v128.store(c, fmadd(x0, va, f32x4.mul(v128.load(c), vb)));
-    v128.store(c, fmadd(x1, va, f32x4.mul(v128.load(c, 16), vb)), 16);
+    v128.store(c, x0);
+    v128.store(c, x1, 16);
   }
 }
 
-/** C[MR x NR] = alpha * (packed A panel) * (packed B panel) + beta * C over depth kc (C not read when beta is 0). */
-export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, alpha: f32, beta: f32): void {
+/**
+ * C[MR x NR] = (packed A panel) * (packed B panel) over depth kc, stored (accumulate 0) or added to C.
+ * No alpha or beta here: two f32 arguments live across the loop would take two of the 15 vector registers
+ * wasm gets on x64, and 6x8 spilled with them (25 GFLOP/s against 55 without); gemm applies a general
+ * alpha and beta on an edge tile's path instead.
+ */
+export function kernel6x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accumulate: i32): void {
   let c00 = f32x4.splat(0);
   let c01 = c00;
   let c10 = c00;
@@ -137,6 +140,10 @@ export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, a
   let c21 = c00;
   let c30 = c00;
   let c31 = c00;
+  let c40 = c00;
+  let c41 = c00;
+  let c50 = c00;
+  let c51 = c00;
   for (let p = 0; p < kc; p++) {
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
@@ -152,13 +159,21 @@ export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, a
     a = v128.load32_splat(pa, 12);
     c30 = fmadd(a, b0, c30);
     c31 = fmadd(a, b1, c31);
-    pa += 16;
+    a = v128.load32_splat(pa, 16);
+    c40 = fmadd(a, b0, c40);
+    c41 = fmadd(a, b1, c41);
+    a = v128.load32_splat(pa, 20);
+    c50 = fmadd(a, b0, c50);
+    c51 = fmadd(a, b1, c51);
+    pa += 24;
     pb += 32;
   }
-  storeRow(c, c00, c01, alpha, beta);
-  storeRow(c + ldc, c10, c11, alpha, beta);
-  storeRow(c + 2 * ldc, c20, c21, alpha, beta);
-  storeRow(c + 3 * ldc, c30, c31, alpha, beta);
+  storeRow(c, c00, c01, accumulate);
+  storeRow(c + ldc, c10, c11, accumulate);
+  storeRow(c + 2 * ldc, c20, c21, accumulate);
+  storeRow(c + 3 * ldc, c30, c31, accumulate);
+  storeRow(c + 4 * ldc, c40, c41, accumulate);
+  storeRow(c + 5 * ldc, c50, c51, accumulate);
 }
 
 /** Copies the valid mr x nr corner of an edge tile (computed with alpha 1, beta 0) into C. */
@@ -214,6 +229,8 @@ export function gemm(
   const pb = ws + f32s(MC * KC);
   const tile = pb + f32s(KC * NC);
   const ldcBytes = f32s(ldc);
+  // The micro-kernel stores or adds its tile; any other alpha or beta goes through mergeTile.
+  const plain = alpha === 1 && (beta === 0 || beta === 1);
   // Equal depth blocks (576 = 3 x 192 rather than 256 + 256 + 64) keep every block's tiles busy.
   const kBlocks = (k + KC - 1) / KC;
   const kcStep = (k + kBlocks - 1) / kBlocks;
@@ -235,10 +252,10 @@ export function gemm(
             const mr = imin(MR, mc - ir);
             const aPanel = pa + f32s(ir * kc);
             const cTile = c + f32s((ic + ir) * ldc + jc + jr);
-            if (mr === MR && nr === NR) {
-              kernel4x8(kc, aPanel, bPanel, cTile, ldcBytes, alpha, betaBlock);
+            if (mr === MR && nr === NR && plain) {
+              kernel6x8(kc, aPanel, bPanel, cTile, ldcBytes, betaBlock === 0 ? 0 : 1);
             } else {
-              kernel4x8(kc, aPanel, bPanel, tile, f32s(NR), 1, 0);
+              kernel6x8(kc, aPanel, bPanel, tile, f32s(NR), 0);
               mergeTile(tile, cTile, ldc, mr, nr, alpha, betaBlock);
             }
           }

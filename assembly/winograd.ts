@@ -10,14 +10,14 @@
 // reads); each thread then runs a band of tile rows (numbered n * tilesH + ty across the batch) with its own
 // workspace. A band changes no element's arithmetic, so any split equals the one-thread result exactly.
 
-import { kernel4x8 } from "./gemm";
+import { kernel6x8 } from "./gemm";
 import { G_CIN, G_COUT, G_GROUPS, G_HIN, G_HOUT, G_PL, G_PT, G_WIN, G_WOUT, gf } from "./geometry";
-import { f32s } from "./simd";
+import { f32s, zeroF32 } from "./simd";
 import { MR, NR } from "./tiles";
 
-// The transforms put one filter row (weights) or one tile (inputs) per f32x4 lane: a U panel row is one
-// vector and a quad of tiles is half a V panel row.
-assert(MR === 4 && NR === 8);
+// U panels are 6 filter rows (one quad of lanes and one pair, transformWeights); a quad of tiles is half
+// a V panel row.
+assert(MR === 6 && NR === 8);
 
 function roundUp(v: i32, m: i32): i32 {
   return ((v + m - 1) / m) * m;
@@ -112,67 +112,88 @@ function g6(a: v128, b: v128, c: v128, q: usize, qs: usize): void {
   v128.store(q + 5 * qs, c);
 }
 
-/** The gather for the last panel of a group, with rows < 4 filters: the other lanes 0. */
-function gatherTail(k: usize, step: usize, j: i32, rows: i32, tmp: usize): v128 {
-  v128.store(tmp, f32x4.splat(0));
-  for (let r = 0; r < rows; r++) store<f32>(tmp + f32s(r), load<f32>(k + <usize>r * step + f32s(j)));
-  return v128.load(tmp);
+/**
+ * out[xy] (36 vectors) = (G k G^T)[x][y] of four 3x3 filters, filter r (9 floats at p_r) in lane r; `gk` is
+ * 18 vectors of scratch.
+ */
+function transformFilters(p0: usize, p1: usize, p2: usize, p3: usize, gk: usize, out: usize): void {
+  // Columns of k through G: gk[i][j].
+  for (let j = 0; j < 3; j++) {
+    const o = f32s(j);
+    let a = v128.load32_splat(p0 + o);
+    a = f32x4.replace_lane(a, 1, load<f32>(p1 + o));
+    a = f32x4.replace_lane(a, 2, load<f32>(p2 + o));
+    a = f32x4.replace_lane(a, 3, load<f32>(p3 + o));
+    let b = v128.load32_splat(p0 + o, 12);
+    b = f32x4.replace_lane(b, 1, load<f32>(p1 + o, 12));
+    b = f32x4.replace_lane(b, 2, load<f32>(p2 + o, 12));
+    b = f32x4.replace_lane(b, 3, load<f32>(p3 + o, 12));
+    let c = v128.load32_splat(p0 + o, 24);
+    c = f32x4.replace_lane(c, 1, load<f32>(p1 + o, 24));
+    c = f32x4.replace_lane(c, 2, load<f32>(p2 + o, 24));
+    c = f32x4.replace_lane(c, 3, load<f32>(p3 + o, 24));
+    g6(a, b, c, gk + <usize>(j * 16), 48);
+  }
+  // Rows of G k through G: out[i][y].
+  for (let i = 0; i < 6; i++) {
+    const r = gk + <usize>(i * 48);
+    g6(v128.load(r), v128.load(r, 16), v128.load(r, 32), out + <usize>(i * 96), 16);
+  }
 }
 
 /**
- * U[xy] = (G w[co][ci] G^T)[x][y] for all filters, in packed-A layout: per group, panels of MR filter rows
- * co (zero rows past the group's last), each panel Cin/groups vectors, vector ci = the panel's rows at ci.
- * Four filters per step, one per lane.
+ * U[xy] = (G w[co][ci] G^T)[x][y] for all filters, in packed-A layout: per group, panels of MR (6) filter
+ * rows co, zero past the group's last, each panel Cin/groups runs of 6 floats (run ci = the panel's rows at
+ * ci). Four filters per transform, one per lane: rows 0-3 of a panel at one ci, then rows 4-5 at two ci.
  */
 function transformWeights(w: usize, groups: i32, coutG: i32, cinG: i32, u: usize, tmp: usize): void {
   const coutP = roundUp(coutG, MR);
-  const stride = f32s(planeStride(groups * coutP * cinG));
-  const step = f32s(cinG * 9); // bytes from filter (co, ci) to (co + 1, ci)
+  const stride = <usize>f32s(planeStride(groups * coutP * cinG));
   const gk = tmp; // 6 x 3 vectors: G k
   const out = tmp + 18 * 16; // 6 x 6 vectors: G k G^T
-  const lanes = out + 36 * 16; // a gather's tail
+  const zero = out + 36 * 16; // a zero filter for the lanes of rows past the group's last
+  zeroF32(zero, 12);
   for (let grp = 0; grp < groups; grp++) {
     for (let cb = 0; cb < coutG; cb += MR) {
       const rows = min<i32>(MR, coutG - cb);
+      const first = w + f32s((grp * coutG + cb) * cinG * 9);
+      const step = f32s(cinG * 9); // bytes from filter (co, ci) to (co + 1, ci)
+      const f0 = first;
+      const f1 = rows > 1 ? first + step : zero;
+      const f2 = rows > 2 ? first + 2 * step : zero;
+      const f3 = rows > 3 ? first + 3 * step : zero;
+      const panel = u + f32s((grp * coutP + cb) * cinG);
       for (let ci = 0; ci < cinG; ci++) {
-        const k = w + f32s(((grp * coutG + cb) * cinG + ci) * 9);
-        // Columns of k through G: gk[i][j].
-        for (let j = 0; j < 3; j++) {
-          let a: v128, b: v128, c: v128;
-          if (rows === 4) {
-            // Lane r = element j, 3 + j, 6 + j of filter row cb + r, written out: as a call this gather
-            // cost the loop a quarter of its time (and the linter cannot parse an @inline decorator).
-            const p0 = k + f32s(j);
-            const p1 = p0 + step;
-            const p2 = p1 + step;
-            const p3 = p2 + step;
-            a = v128.load32_splat(p0);
-            a = f32x4.replace_lane(a, 1, load<f32>(p1));
-            a = f32x4.replace_lane(a, 2, load<f32>(p2));
-            a = f32x4.replace_lane(a, 3, load<f32>(p3));
-            b = v128.load32_splat(p0, 12);
-            b = f32x4.replace_lane(b, 1, load<f32>(p1, 12));
-            b = f32x4.replace_lane(b, 2, load<f32>(p2, 12));
-            b = f32x4.replace_lane(b, 3, load<f32>(p3, 12));
-            c = v128.load32_splat(p0, 24);
-            c = f32x4.replace_lane(c, 1, load<f32>(p1, 24));
-            c = f32x4.replace_lane(c, 2, load<f32>(p2, 24));
-            c = f32x4.replace_lane(c, 3, load<f32>(p3, 24));
-          } else {
-            a = gatherTail(k, step, j, rows, lanes);
-            b = gatherTail(k, step, 3 + j, rows, lanes);
-            c = gatherTail(k, step, 6 + j, rows, lanes);
-          }
-          g6(a, b, c, gk + <usize>(j * 16), 48);
-        }
-        // Rows of G k through G: out[i][y].
-        for (let i = 0; i < 6; i++) {
-          const r = gk + <usize>(i * 48);
-          g6(v128.load(r), v128.load(r, 16), v128.load(r, 32), out + <usize>(i * 96), 16);
-        }
-        const dst = u + f32s((grp * coutP + cb) * cinG + ci * MR);
+        const o = f32s(ci * 9);
+        transformFilters(
+          f0 + o,
+          rows > 1 ? f1 + o : zero,
+          rows > 2 ? f2 + o : zero,
+          rows > 3 ? f3 + o : zero,
+          gk,
+          out,
+        );
+        const dst = panel + f32s(ci * MR);
         for (let xy = 0; xy < 36; xy++)
           v128.store(dst + <usize>xy * stride, v128.load(out + <usize>(xy * 16)));
+      }
+      // Rows 4 and 5: lanes (row 4, ci), (row 5, ci), (row 4, ci + 1), (row 5, ci + 1).
+      const f4 = rows > 4 ? first + 4 * step : zero;
+      const f5 = rows > 5 ? first + 5 * step : zero;
+      for (let ci = 0; ci < cinG; ci += 2) {
+        const o = f32s(ci * 9);
+        const next = ci + 1 < cinG;
+        const a4 = rows > 4 ? f4 + o : zero;
+        const a5 = rows > 5 ? f5 + o : zero;
+        const b4 = rows > 4 && next ? f4 + o + 36 : zero;
+        const b5 = rows > 5 && next ? f5 + o + 36 : zero;
+        transformFilters(a4, a5, b4, b5, gk, out);
+        const dst = panel + f32s(ci * MR + 4);
+        for (let xy = 0; xy < 36; xy++) {
+          const v = v128.load(out + <usize>(xy * 16));
+          v128.store64_lane(dst + <usize>xy * stride, v, 0);
+          if (next) v128.store64_lane(dst + <usize>xy * stride, v, 1, 4 * MR);
+        }
       }
     }
   }
@@ -487,7 +508,7 @@ export function convForwardWinograd(
         for (let jp = 0; jp < tb; jp += NR) {
           const bp = vx + f32s(jp * cinG);
           for (let ip = 0; ip < coutP; ip += MR) {
-            kernel4x8(cinG, ux + f32s(ip * cinG), bp, mx + f32s(ip * tb + jp), ldm, 1, 0);
+            kernel6x8(cinG, ux + f32s(ip * cinG), bp, mx + f32s(ip * tb + jp), ldm, 0);
           }
         }
       }
