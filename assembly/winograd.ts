@@ -201,14 +201,8 @@ function transformWeights(w: usize, groups: i32, coutG: i32, cinG: i32, u: usize
   }
 }
 
-/** B^T applied to six vectors at p, p + stride, ..., written the same way at q. */
-function bt6(p: usize, ps: usize, q: usize, qs: usize): void {
-  const d0 = v128.load(p);
-  const d1 = v128.load(p + ps);
-  const d2 = v128.load(p + 2 * ps);
-  const d3 = v128.load(p + 3 * ps);
-  const d4 = v128.load(p + 4 * ps);
-  const d5 = v128.load(p + 5 * ps);
+/** B^T applied to six vectors d0 .. d5, written at q, q + qs, ..., q + 5 qs. */
+function bt6(d0: v128, d1: v128, d2: v128, d3: v128, d4: v128, d5: v128, q: usize, qs: usize): void {
   const four = f32x4.splat(4);
   const five = f32x4.splat(5);
   const t1 = f32x4.sub(d4, f32x4.mul(four, d2));
@@ -300,7 +294,6 @@ function transformInput(
   const pw = planeW(g);
   const xyStep = f32s(xyStride);
   const rows = tmp;
-  const cols = tmp + 36 * 16;
   // Local row r of the band is padded row 4 ty0 + r, image row 4 ty0 + r - pT.
   const bandRows = 4 * th + 2;
   const first = 4 * ty0 - pT;
@@ -336,24 +329,26 @@ function transformInput(
           const a3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
           const b0 = v128.shuffle<f32>(x1, x2, 0, 4, 1, 5);
           const b1 = v128.shuffle<f32>(x3, x4, 0, 4, 1, 5);
-          const o = rows + <usize>(i * 6 * 16);
-          v128.store(o, v128.shuffle<f32>(a0, a1, 0, 1, 4, 5));
-          v128.store(o, v128.shuffle<f32>(a0, a1, 2, 3, 6, 7), 16);
-          v128.store(o, v128.shuffle<f32>(a2, a3, 0, 1, 4, 5), 32);
-          v128.store(o, v128.shuffle<f32>(a2, a3, 2, 3, 6, 7), 48);
-          v128.store(o, v128.shuffle<f32>(b0, b1, 0, 1, 4, 5), 64);
-          v128.store(o, v128.shuffle<f32>(b0, b1, 2, 3, 6, 7), 80);
+          // d B straight from the registers: rows[i][y] = sum_j d[i][j] B[j][y].
+          bt6(
+            v128.shuffle<f32>(a0, a1, 0, 1, 4, 5),
+            v128.shuffle<f32>(a0, a1, 2, 3, 6, 7),
+            v128.shuffle<f32>(a2, a3, 0, 1, 4, 5),
+            v128.shuffle<f32>(a2, a3, 2, 3, 6, 7),
+            v128.shuffle<f32>(b0, b1, 0, 1, 4, 5),
+            v128.shuffle<f32>(b0, b1, 2, 3, 6, 7),
+            rows + <usize>(i * 96),
+            16,
+          );
         }
-        // B^T d: column j of rows -> column j of cols.
-        for (let j = 0; j < 6; j++) bt6(rows + <usize>(j * 16), 96, cols + <usize>(j * 16), 96);
-        // (B^T d) B: row x of cols -> V[x*6 + y], tiles t0 .. t0+3 of row ci.
+        // B^T (d B): column y of rows -> V[x*6 + y] for x = 0 .. 5, tiles t0 .. t0+3 of row ci.
         const t0 = ty * across + tx;
         const q0 = vc + f32s((t0 & ~(NR - 1)) * cinG + (t0 & (NR - 1)));
         const q1 = vc + f32s(((t0 & ~(NR - 1)) + NR) * cinG);
         const split = NR - (t0 & (NR - 1));
-        for (let r = 0; r < 6; r++) {
-          const o = <usize>(r * 6) * xyStep;
-          bt6Packed(cols + <usize>(r * 96), 16, q0 + o, q1 + o, xyStep, split);
+        for (let y = 0; y < 6; y++) {
+          const o = <usize>y * xyStep;
+          bt6Packed(rows + <usize>(y * 16), 96, q0 + o, q1 + o, 6 * xyStep, split);
         }
       }
     }
