@@ -82,6 +82,9 @@ function fillCol(g: usize, xg: usize, channels: i32, oh0: i32, oh1: i32, col: us
 //                    channels is exact; rows are split only into the fixed parts of
 //                    convBackwardWeightGemmParts (few input channels), whose sums the caller adds in order.
 
+/** Floats of column matrix per forward GEMM band (512 KiB: half of L2). */
+const COL_BAND_FLOATS: i32 = 128 * 1024;
+
 function imax(a: i32, b: i32): i32 {
   return a > b ? a : b;
 }
@@ -140,8 +143,15 @@ export function convForwardGemm(
       if (pointwise) {
         gemm(0, 0, coutG, pw, kk, 1, wg, kk, xg + f32s(j0), p, beta, og, p, ws);
       } else {
-        fillCol(g, xg, cinG, oh0, oh1, col);
-        gemm(0, 0, coutG, pw, kk, 1, wg, kk, col, pw, beta, og, p, ws);
+        // Bands of output rows whose columns fit in L2, so the GEMM packs them from L2 rather than memory
+        // (a band of columns changes no element's sum: same dot products, same depth blocks).
+        const band = imax(COL_BAND_FLOATS / imax(kk * wOut, 1), 1);
+        for (let b0 = oh0; b0 < oh1; b0 += band) {
+          const b1 = imin(b0 + band, oh1);
+          const bw = (b1 - b0) * wOut;
+          fillCol(g, xg, cinG, b0, b1, col);
+          gemm(0, 0, coutG, bw, kk, 1, wg, kk, col, bw, beta, og + f32s((b0 - oh0) * wOut), p, ws);
+        }
       }
     }
   }

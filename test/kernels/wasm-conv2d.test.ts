@@ -225,6 +225,23 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
     );
   });
 
+  it("im2col forward in bands of output rows (columns over 512 KiB: a 7x7 stride-2 stem) matches the reference", () => {
+    // 147 taps x 112 columns a row: bands of 7 rows, the last of 2 (30 output rows), with bias.
+    const g = conv2dGeometry([1, 3, 60, 224], [16, 3, 7, 7], { stride: [2, 2], padding: [3, 3, 3, 3] });
+    expect([g.hOut, g.wOut]).toEqual([30, 112]);
+    expect(wasmConvPath(g)).toBe("im2col-gemm");
+    const rng = new Rng(11);
+    const s = sizes(g);
+    const x = randArray(s.x, rng);
+    const w = randArray(s.w, rng);
+    const bias = randArray(g.cOut, rng);
+    const expected = new Float32Array(s.y);
+    const actual = new Float32Array(s.y).fill(Number.NaN);
+    conv2dForwardRef(x, w, bias, g, expected);
+    kernels.forward(x, w, bias, g, actual);
+    expectClose(actual, expected, { rtol: 1e-4, label: "banded stem forward" });
+  });
+
   it("Winograd numbers tiles densely: every output width 1-44 (quads straddling GEMM panels at each lane) matches", () => {
     // Tiles are numbered row after row across the band, so a quad of tiles starts at any lane of an 8-tile
     // panel; widths 1..44 give 1..11 tiles a row and, over 9 tile rows, every start lane and panel tail.
