@@ -176,6 +176,43 @@ export function kernel6x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, a
   storeRow(c + 5 * ldc, c50, c51, accumulate);
 }
 
+/**
+ * kernel6x8 for a panel's first four rows only (A still packed MR floats a depth step): the last panel of
+ * an M that leaves four rows or fewer (16 = 6 + 6 + 4) skips the padded rows' multiply-adds.
+ */
+export function kernel4x8(kc: i32, pa: usize, pb: usize, c: usize, ldc: usize, accumulate: i32): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  for (let p = 0; p < kc; p++) {
+    const b0 = v128.load(pb);
+    const b1 = v128.load(pb, 16);
+    let a = v128.load32_splat(pa);
+    c00 = fmadd(a, b0, c00);
+    c01 = fmadd(a, b1, c01);
+    a = v128.load32_splat(pa, 4);
+    c10 = fmadd(a, b0, c10);
+    c11 = fmadd(a, b1, c11);
+    a = v128.load32_splat(pa, 8);
+    c20 = fmadd(a, b0, c20);
+    c21 = fmadd(a, b1, c21);
+    a = v128.load32_splat(pa, 12);
+    c30 = fmadd(a, b0, c30);
+    c31 = fmadd(a, b1, c31);
+    pa += f32s(MR);
+    pb += 32;
+  }
+  storeRow(c, c00, c01, accumulate);
+  storeRow(c + ldc, c10, c11, accumulate);
+  storeRow(c + 2 * ldc, c20, c21, accumulate);
+  storeRow(c + 3 * ldc, c30, c31, accumulate);
+}
+
 /** Copies the valid mr x nr corner of an edge tile (computed with alpha 1, beta 0) into C. */
 function mergeTile(tile: usize, c: usize, ldc: i32, mr: i32, nr: i32, alpha: f32, beta: f32): void {
   for (let r = 0; r < mr; r++) {
@@ -254,8 +291,11 @@ export function gemm(
             const cTile = c + f32s((ic + ir) * ldc + jc + jr);
             if (mr === MR && nr === NR && plain) {
               kernel6x8(kc, aPanel, bPanel, cTile, ldcBytes, betaBlock === 0 ? 0 : 1);
+            } else if (mr === 4 && nr === NR && plain) {
+              kernel4x8(kc, aPanel, bPanel, cTile, ldcBytes, betaBlock === 0 ? 0 : 1);
             } else {
-              kernel6x8(kc, aPanel, bPanel, tile, f32s(NR), 0);
+              if (mr <= 4) kernel4x8(kc, aPanel, bPanel, tile, f32s(NR), 0);
+              else kernel6x8(kc, aPanel, bPanel, tile, f32s(NR), 0);
               mergeTile(tile, cTile, ldc, mr, nr, alpha, betaBlock);
             }
           }

@@ -10,7 +10,7 @@
 // reads); each thread then runs a band of tile rows (numbered n * tilesH + ty across the batch) with its own
 // workspace. A band changes no element's arithmetic, so any split equals the one-thread result exactly.
 
-import { kernel6x8 } from "./gemm";
+import { kernel4x8, kernel6x8 } from "./gemm";
 import { G_CIN, G_COUT, G_GROUPS, G_HIN, G_HOUT, G_PL, G_PT, G_WIN, G_WOUT, gf } from "./geometry";
 import { f32s, zeroF32 } from "./simd";
 import { MR, NR } from "./tiles";
@@ -505,7 +505,10 @@ export function convForwardWinograd(
         for (let jp = 0; jp < tb; jp += NR) {
           const bp = vx + f32s(jp * cinG);
           for (let ip = 0; ip < coutP; ip += MR) {
-            kernel6x8(cinG, ux + f32s(ip * cinG), bp, mx + f32s(ip * tb + jp), ldm, 0);
+            const pa = ux + f32s(ip * cinG);
+            const pm = mx + f32s(ip * tb + jp);
+            if (coutG - ip > 4) kernel6x8(cinG, pa, bp, pm, ldm, 0);
+            else kernel4x8(cinG, pa, bp, pm, ldm, 0);
           }
         }
       }

@@ -15,7 +15,7 @@ import { expectClose } from "../helpers/close.js";
 import { Rng, randArray, WASM_VARIANTS } from "./wasm-variants.js";
 
 // Tile geometry of assembly/gemm.ts: MR x NR register tile, KC depth blocks, MC x NC packed blocks.
-const MR = 4;
+const MR = 6;
 const NR = 8;
 const KC = 256;
 const MC = 120;
@@ -107,6 +107,28 @@ describe.each(WASM_VARIANTS)("wasm gemm (%s)", (variant) => {
           beta: 0.5,
           offsets: [1, 2, 3],
           seed: 7,
+        });
+      }
+    }
+  });
+
+  it("covers every row remainder of the 6-row tile (4-row kernel, tails) with plain and general alpha/beta", () => {
+    for (let m = 1; m <= 2 * MR + 1; m++) {
+      for (const [alpha, beta] of [
+        [1, 0],
+        [1, 1],
+        [-2, 0.3],
+      ]) {
+        runCase(gemm, {
+          transA: false,
+          transB: m % 2 === 0,
+          m,
+          n: 2 * NR + 3,
+          k: KC + 3,
+          alpha,
+          beta,
+          offsets: [0, 1, 2],
+          seed: m,
         });
       }
     }
