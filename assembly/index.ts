@@ -39,6 +39,7 @@ export {
   winogradWeightFloats,
   winogradWorkspaceFloats,
 } from "./winograd";
+export { convBackwardWeightWinograd, winogradGradWorkspaceFloats } from "./winograd-grad";
 
 /** First byte past the module's static data: the loader's arena starts above it. */
 export function heapBase(): usize {

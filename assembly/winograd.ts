@@ -19,7 +19,7 @@ import { MR, NR } from "./tiles";
 // a V panel row.
 assert(MR === 6 && NR === 8);
 
-function roundUp(v: i32, m: i32): i32 {
+export function roundUp(v: i32, m: i32): i32 {
   return ((v + m - 1) / m) * m;
 }
 
@@ -28,13 +28,13 @@ function roundUp(v: i32, m: i32): i32 {
  * quads of horizontally adjacent tiles, one per f32x4 lane; the tiles past the last column are computed
  * from zeros and not stored).
  */
-function tilesH(g: usize): i32 {
+export function tilesH(g: usize): i32 {
   return (gf(g, G_HOUT) + 3) >> 2;
 }
-function tilesAcross(g: usize): i32 {
+export function tilesAcross(g: usize): i32 {
   return (gf(g, G_WOUT) + 3) >> 2;
 }
-function tilesW(g: usize): i32 {
+export function tilesW(g: usize): i32 {
   return ((tilesAcross(g) + 3) >> 2) << 2;
 }
 
@@ -44,16 +44,16 @@ function tilesW(g: usize): i32 {
  * writes its extra lanes over the next row's first tiles, which that row's first quad then overwrites,
  * and the band's last quad writes up to tilesW - tilesAcross columns past the band's tiles.
  */
-function bandColumns(g: usize, rows: i32): i32 {
+export function bandColumns(g: usize, rows: i32): i32 {
   const across = tilesAcross(g);
   return roundUp(rows * across + tilesW(g) - across, NR);
 }
 
 /** Padded input plane: 6x6 tiles overlapping by 2, plus the 4 floats a transposing load reads past the last tile. */
-function planeW(g: usize): i32 {
+export function planeW(g: usize): i32 {
   return 4 * tilesW(g) + 4;
 }
-function planeH(g: usize): i32 {
+export function planeH(g: usize): i32 {
   return 4 * tilesH(g) + 2;
 }
 
@@ -65,7 +65,7 @@ function planeH(g: usize): i32 {
  * 56x56 forward 2.47 -> 2.12 ms against unpadded strides; grouped 3x3 (8 groups of 16 channels, 28x28)
  * 0.60 -> 0.50 ms against a bare one-line pad, whose M stride there was exactly 4 KiB.
  */
-function planeStride(plane: i32): i32 {
+export function planeStride(plane: i32): i32 {
   let lines = ((plane + 15) >> 4) + 1;
   if ((lines & 3) === 0) lines++;
   return lines << 4;
@@ -83,7 +83,7 @@ export function winogradWeightFloats(g: usize): i32 {
 }
 
 /** Floats of scratch for the transforms: 72 vectors at the start of each workspace. */
-const TMP_FLOATS: i32 = 72 * 4;
+export const TMP_FLOATS: i32 = 72 * 4;
 
 /**
  * Floats of one thread's workspace: transform scratch, V and M (one image and group), the padded plane.
@@ -268,12 +268,13 @@ function bt6Packed(p: usize, ps: usize, q0: usize, q1: usize, qs: usize, split: 
 /**
  * V[xy] = (B^T d B)[x][y] for every tile t of tile rows [ty0, ty1) of channels [0, cinG) of x, in packed-B
  * layout: panels of NR tiles (numbered as bandColumns says), each cinG rows of NR floats (row ci = the
- * panel's tiles in channel ci); the 36 planes are `xyStride` floats apart. `pad`
+ * panel's tiles in channel ci), or with `rowFloats` > 0 in plain rows (tile t of channel ci at
+ * ci * rowFloats + t, for the weight gradient's GEMMs); the 36 planes are `xyStride` floats apart. `pad`
  * holds the padded rows of that band (4 (ty1 - ty0) + 2 rows of planeW); its left and right borders are
  * zero (cleared once per call) and the rows outside the image are cleared here, so only the interior is
  * rewritten per channel.
  */
-function transformInput(
+export function transformInput(
   g: usize,
   x: usize,
   cinG: i32,
@@ -283,6 +284,7 @@ function transformInput(
   v: usize,
   xyStride: i32,
   tmp: usize,
+  rowFloats: i32,
 ): void {
   const hIn = gf(g, G_HIN);
   const wIn = gf(g, G_WIN);
@@ -343,9 +345,12 @@ function transformInput(
         }
         // B^T (d B): column y of rows -> V[x*6 + y] for x = 0 .. 5, tiles t0 .. t0+3 of row ci.
         const t0 = ty * across + tx;
-        const q0 = vc + f32s((t0 & ~(NR - 1)) * cinG + (t0 & (NR - 1)));
+        const plain = rowFloats > 0;
+        const q0 = plain
+          ? v + f32s(ci * rowFloats + t0)
+          : vc + f32s((t0 & ~(NR - 1)) * cinG + (t0 & (NR - 1)));
         const q1 = vc + f32s(((t0 & ~(NR - 1)) + NR) * cinG);
-        const split = NR - (t0 & (NR - 1));
+        const split = plain ? 4 : NR - (t0 & (NR - 1));
         for (let y = 0; y < 6; y++) {
           const o = <usize>y * xyStep;
           bt6Packed(rows + <usize>(y * 16), 96, q0 + o, q1 + o, 6 * xyStep, split);
@@ -495,7 +500,7 @@ export function convForwardWinograd(
     const mStride = planeStride(coutP * tb);
     const ldm = f32s(tb);
     for (let grp = 0; grp < groups; grp++) {
-      transformInput(g, x + f32s((n * cIn + grp * cinG) * planeIn), cinG, ty0, ty1, pad, v, vStride, tmp);
+      transformInput(g, x + f32s((n * cIn + grp * cinG) * planeIn), cinG, ty0, ty1, pad, v, vStride, tmp, 0);
       const ug = u + f32s(grp * coutP * cinG);
       for (let xy = 0; xy < 36; xy++) {
         const ux = ug + <usize>xy * uStride;

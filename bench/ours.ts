@@ -121,7 +121,7 @@ export function wasmEngine(variant: WasmVariant): Engine {
     `AssemblyScript ${variant === "relaxed-simd" ? "f32x4 + relaxed-SIMD FMA" : "f32x4 SIMD"}`,
     makeWasmConv2d(mod),
     makeWasmDeform(mod),
-    "1 thread; packed GEMM (6x8 f32x4 tile), im2col per image and group, Winograd F(4x4,3x3) forward and input gradient for 3x3 stride 1 (its 36 GEMMs on pre-packed transforms) (>= 8 channels per group; 5x5-9x9 as 3x3 blocks and dilated 3x3 through space-to-batch: >= 32), direct depthwise; deformable: bilinear sampling plan shared by an offset group's channels + column matrix + GEMM, all in WebAssembly; inputs copied into WebAssembly memory and results out on every call",
+    "1 thread; packed GEMM (6x8 f32x4 tile), im2col per image and group, Winograd F(4x4,3x3) forward and input gradient for 3x3 stride 1 (its 36 GEMMs on pre-packed transforms) and F(3x3,4x4) for its weight gradient (>= 8 channels per group; 5x5-9x9 as 3x3 blocks and dilated 3x3 through space-to-batch: >= 32), direct depthwise; deformable: bilinear sampling plan shared by an offset group's channels + column matrix + GEMM, all in WebAssembly; inputs copied into WebAssembly memory and results out on every call",
     () => mod.memoryBytes,
   );
 }

@@ -2,7 +2,7 @@
 // workspace per thread), copies in and out by image, plane or row range, and the thread count per call.
 import type { Conv2dGeometry } from "../../tensor/conv-geometry.js";
 import type { KernelRunner, Task } from "../threads/call.js";
-import type { WasmConvPath } from "./conv-path.js";
+import type { WasmConvDirection, WasmConvPath } from "./conv-path.js";
 import type { WasmKernelModule } from "./module.js";
 
 export interface Sizes {
@@ -18,6 +18,7 @@ export function prepare(
   mod: WasmKernelModule,
   g: Conv2dGeometry,
   path: WasmConvPath,
+  direction: WasmConvDirection = "forward",
 ): { pg: number; s: Sizes } {
   const pg = writeGeometry(mod, g);
   const e = mod.exports;
@@ -25,7 +26,9 @@ export function prepare(
     path === "depthwise-direct"
       ? e.depthwiseWorkspaceFloats(pg)
       : path === "winograd-f4x4"
-        ? e.winogradWorkspaceFloats(pg)
+        ? direction === "backwardWeight"
+          ? e.winogradGradWorkspaceFloats(pg)
+          : e.winogradWorkspaceFloats(pg)
         : e.convWorkspaceFloats(pg);
   const cinG = g.cIn / g.groups;
   return {

@@ -18,7 +18,8 @@ export interface WasmConvOptions {
    * >= WINOGRAD_MIN_CHANNELS (3x3; blocks and dilated: WINOGRAD_INDIRECT_MIN_CHANNELS) and the output has
    * enough 4x4 tiles (WINOGRAD_MIN_TILES; blocks: WINOGRAD_BLOCKS_MIN_TILES and WINOGRAD_BLOCKS_MIN_SIDE),
    * "always" where it applies (tests), "never".
-   * The weight gradient always uses im2col + GEMM.
+   * The weight gradient of a 3x3 stride-1 undilated conv uses Winograd F(3x3, 4x4) under the same rule
+   * when its threads split by input channel (weightGradientSplit); other weight gradients use im2col + GEMM.
    */
   winograd?: "auto" | "always" | "never";
   /**
@@ -86,8 +87,9 @@ export type WasmConvDirection = "forward" | "backwardInput" | "backwardWeight";
 
 /**
  * The path for geometry g: depthwise (every group has one input channel, Cout = Cin x multiplier) runs the
- * direct kernel; 1x1 stride-1 unpadded is a plain GEMM; 3x3 stride-1 may use Winograd for the forward and
- * for the input gradient (itself a stride-1 3x3 conv, see transposedGeometry); the rest is im2col + GEMM.
+ * direct kernel; 1x1 stride-1 unpadded is a plain GEMM; 3x3 stride-1 may use Winograd for the forward, for
+ * the input gradient (itself a stride-1 3x3 conv, see transposedGeometry) and, undilated, for the weight
+ * gradient; the rest is im2col + GEMM.
  */
 export function wasmConvPath(
   g: Conv2dGeometry,
@@ -110,8 +112,11 @@ export function wasmConvPath(
   const padsFit =
     Math.max(g.padTop, g.padBottom) <= (g.kH - 1) * g.dilationH &&
     Math.max(g.padLeft, g.padRight) <= (g.kW - 1) * g.dilationW;
-  const winogradable = direction === "forward" || (direction === "backwardInput" && padsFit);
   const kind = winogradKind(g);
+  const winogradable =
+    direction === "forward" ||
+    (direction === "backwardInput" && padsFit) ||
+    (direction === "backwardWeight" && kind === "winograd-f4x4" && weightGradientSplit(g) === "channels");
   if (winogradable && mode !== "never" && kind) {
     const least = kind === "winograd-f4x4" ? WINOGRAD_MIN_CHANNELS : WINOGRAD_INDIRECT_MIN_CHANNELS;
     const wide = g.cIn / g.groups >= least && g.cOut / g.groups >= least;

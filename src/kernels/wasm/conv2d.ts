@@ -351,7 +351,9 @@ export function makeWasmConv2d(
     },
     backwardWeight(x, gradOut, g, gradW) {
       const path = wasmConvPath(g, "backwardWeight", options);
-      const { pg, s } = prepare(mod, g, path);
+      const { pg, s } = prepare(mod, g, path, "backwardWeight");
+      // Winograd F(3x3, 4x4) takes the im2col kernel's arguments (its workspace in place of the columns).
+      const gemmKernel = path === "winograd-f4x4" ? "convBackwardWeightWinograd" : "convBackwardWeightGemm";
       const flops = directFlops(g);
       const rows = g.n * g.hOut;
       const depthwise = path === "depthwise-direct";
@@ -384,7 +386,7 @@ export function makeWasmConv2d(
               count: g.n,
               write: writeImage,
               task: (c0, c1, i) =>
-                task("convBackwardWeightGemm", pg, px, pgo, pgw, th.work[i], th.ws[i], c0, c1, 0, g.hOut, 0),
+                task(gemmKernel, pg, px, pgo, pgw, th.work[i], th.ws[i], c0, c1, 0, g.hOut, 0),
               delta: [0, 0, 0, 0, 0, 0, 0, 0, g.hOut, g.hOut, 0],
               accumulate: 10,
             };
@@ -402,7 +404,7 @@ export function makeWasmConv2d(
           task: (c0, c1, i) =>
             depthwise
               ? task("depthwiseBackwardWeight", pg, px, pgo, pgw, th.work[i], c0, c1, 0, g.n, 0)
-              : task("convBackwardWeightGemm", pg, px, pgo, pgw, th.work[i], th.ws[i], c0, c1, 0, rows, 0),
+              : task(gemmKernel, pg, px, pgo, pgw, th.work[i], th.ws[i], c0, c1, 0, rows, 0),
         });
         mod.read(pgw, gradW, 0, s.w);
         return;

@@ -135,6 +135,22 @@ export interface KernelExports {
     r1: number,
     accumulate: number,
   ): void;
+  /** convBackwardWeightGemm's contract by Winograd F(3x3, 4x4) (3x3, stride 1, undilated; whole images). */
+  convBackwardWeightWinograd(
+    g: number,
+    x: number,
+    gradOut: number,
+    gradW: number,
+    work: number,
+    ws: number,
+    c0: number,
+    c1: number,
+    r0: number,
+    r1: number,
+    accumulate: number,
+  ): void;
+  /** Floats of workspace (per thread) of convBackwardWeightWinograd. */
+  winogradGradWorkspaceFloats(g: number): number;
   /** Parts [p0, p1) of rowsPerPart output rows, each into its own Cout x K block of `partials`. */
   convBackwardWeightGemmParts(
     g: number,
@@ -237,6 +253,7 @@ export const PARALLEL_KERNELS = [
   "convForwardGemm",
   "convBackwardInputGemm",
   "convBackwardWeightGemm",
+  "convBackwardWeightWinograd",
   "convBackwardWeightGemmParts",
   "depthwiseForward",
   "depthwiseBackwardInput",
