@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
-import type { Task } from "../../src/kernels/threads/call.js";
+import type { SplitCall, Task } from "../../src/kernels/threads/call.js";
 import type { WorkerHost } from "../../src/kernels/threads/hosts.js";
 import { ThreadPool, ThreadPoolError } from "../../src/kernels/threads/pool.js";
 import { HEADER_BYTES, READY, SLOT_BYTES, STATE } from "../../src/kernels/threads/protocol.js";
@@ -57,6 +57,37 @@ function gemmTasks(mod: WasmKernelModule, parts: number, m = 37, n = 45, k = 29)
   mod.exports.gemm(0, 0, m, n, k, 1, pa, k, pb, n, 0, pd, n, pws[0]);
   const result = () => ({ split: mod.f32(pc, m * n).slice(), whole: mod.f32(pd, m * n).slice() });
   return { tasks, result, pa, pb, pc, k, n };
+}
+
+/**
+ * A chunked split call (SplitCall.chunked) over `planes` planes of h x w floats: batchToSpace with one
+ * phase copies source plane u to output plane u, writeRange copies planes in from `src`, readRange out to
+ * `dst`; `log` records every range written and read, in order.
+ */
+function copyCall(mod: WasmKernelModule, planes: number, threads: number, seed: number) {
+  const h = 5;
+  const w = 7;
+  const size = h * w;
+  const src = randArray(planes * size, new Rng(seed));
+  const dst = new Float32Array(planes * size);
+  const [ps, po] = mod.reserve([planes * size * 4, planes * size * 4]);
+  const log: string[] = [];
+  const call: SplitCall = {
+    key: `copy:${planes}`,
+    units: planes,
+    threads,
+    chunked: true,
+    writeRange(u0, u1) {
+      log.push(`w${u0}-${u1}`);
+      mod.write(ps + u0 * size * 4, src, u0 * size, (u1 - u0) * size);
+    },
+    task: (u0, u1) => ({ kernel: "batchToSpace", args: [ps, planes, h, w, 1, 1, h, w, po, u0, u1] }),
+    readRange(u0, u1) {
+      log.push(`r${u0}-${u1}`);
+      mod.read(po + u0 * size * 4, dst, u0 * size, (u1 - u0) * size);
+    },
+  };
+  return { call, src, dst, log };
 }
 
 /** A host whose workers report ready and then never answer (a worker that died after starting). */
@@ -172,6 +203,73 @@ describe("ThreadPool", () => {
     const g = gemmTasks(mod, 2);
     p.run(g.tasks);
     expect(Array.from(g.result().split)).toEqual(Array.from(g.result().whole));
+  });
+
+  it("runs a chunked call in chunks: each written before it runs, read after, the result whole", async () => {
+    const p = pool(mod, 3);
+    await p.ready();
+    for (const planes of [4, 9, 37]) {
+      const c = copyCall(mod, planes, 4, planes);
+      p.runSplit(c.call);
+      expect(Array.from(c.dst)).toEqual(Array.from(c.src));
+      // Every plane written once and read once, each read after its write.
+      const covered = (kind: string) => {
+        const hits = new Array(planes).fill(0);
+        for (const e of c.log.filter((x) => x[0] === kind)) {
+          const [a, b] = e.slice(1).split("-").map(Number);
+          for (let u = a; u < b; u++) hits[u]++;
+        }
+        return hits;
+      };
+      expect(covered("w")).toEqual(new Array(planes).fill(1));
+      expect(covered("r")).toEqual(new Array(planes).fill(1));
+      // A worker's range of 9 or more planes goes in more than one chunk.
+      if (planes === 37) expect(c.log.filter((x) => x[0] === "w").length).toBeGreaterThan(4);
+    }
+    // Call after call (the shares re-balance, workers finish at every moment of the reading): no chunk
+    // is ever left unread.
+    for (let r = 0; r < 300; r++) {
+      const c = copyCall(mod, 37, 4, 1000 + r);
+      p.runSplit(c.call);
+      expect(c.dst).toEqual(c.src);
+    }
+  });
+
+  it("a chunked call whose input write fails releases its workers, reports the error and stays usable", async () => {
+    const p = pool(mod, 2);
+    await p.ready();
+    const c = copyCall(mod, 24, 3, 1);
+    const write = c.call.writeRange?.bind(c.call);
+    let writes = 0;
+    c.call.writeRange = (u0, u1) => {
+      if (++writes === 3) throw new Error("source tensor detached");
+      write?.(u0, u1);
+    };
+    const t0 = performance.now();
+    expect(() => p.runSplit(c.call)).toThrow(/source tensor detached/);
+    expect(performance.now() - t0).toBeLessThan(5000);
+    expect(p.failure).toBeNull();
+    const ok = copyCall(mod, 24, 3, 2);
+    p.runSplit(ok.call);
+    expect(Array.from(ok.dst)).toEqual(Array.from(ok.src));
+  });
+
+  it("reports a kernel that traps in a worker during a chunked call, and stays usable", async () => {
+    const p = pool(mod, 2);
+    await p.ready();
+    const c = copyCall(mod, 24, 3, 3);
+    const task = c.call.task.bind(c.call);
+    c.call.task = (u0, u1, i) => {
+      const t = task(u0, u1, i);
+      return i === 2 ? { ...t, args: t.args.map((v, j) => (j === 8 ? 0xfff00000 : v)) } : t;
+    };
+    expect(() => p.runSplit(c.call)).toThrow(
+      /worker 2 failed in batchToSpace: RuntimeError: memory access out of bounds/,
+    );
+    expect(p.failure).toBeNull();
+    const ok = copyCall(mod, 24, 3, 4);
+    p.runSplit(ok.call);
+    expect(Array.from(ok.dst)).toEqual(Array.from(ok.src));
   });
 
   it("close() stops every worker", async () => {

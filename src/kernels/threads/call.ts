@@ -28,6 +28,12 @@ export interface SplitCall {
   /** Reads the outputs of units [u0, u1), once that range is done. */
   readRange?(u0: number, u1: number): void;
   /**
+   * True when the task's last two arguments are its unit range and writeRange / readRange take any
+   * sub-range: the runner may then hand a worker its range in chunks, writing the next chunk's input and
+   * reading the last chunk's output while the worker computes, instead of before it starts and after it ends.
+   */
+  chunked?: boolean;
+  /**
    * For calls whose every range reads the whole input (a weight gradient split by channel): the input is
    * written in parts (images), and the workers start at once and step through the parts as they arrive
    * instead of waiting for all of them (see Stepped). The calling thread writes every part, then runs its

@@ -17,6 +17,9 @@ import type { KernelRunner, SplitCall, Task } from "./call.js";
 import type { WorkerHandle, WorkerHost } from "./hosts.js";
 import {
   ACCUMULATE,
+  CHUNK,
+  CHUNKS_DONE,
+  CHUNKS_WRITTEN,
   controlBytes,
   DONE,
   ERROR,
@@ -84,6 +87,9 @@ export interface ThreadPoolOptions {
 }
 
 export const DEFAULT_TIMEOUT_MS = 60_000;
+
+/** Chunks a worker's range of a chunked call goes in (see runChunked). */
+const CHUNKS_PER_WORKER = 4;
 
 /** Loads of the counter before blocking: a worker that finishes within microseconds is met without a sleep. */
 const SPINS = 20_000;
@@ -209,11 +215,15 @@ export class ThreadPool implements KernelRunner {
     return ready.slice(0, n - 1);
   }
 
-  /** Hands a task to a worker, counting it in PENDING (with `steps`: a stepped task, see Stepped). */
+  /**
+   * Hands a task to a worker, counting it in PENDING (with `steps`: a stepped task, see Stepped; with
+   * `chunk`: a chunked one, whose chunks wait for CHUNKS_WRITTEN).
+   */
   private post(
     s: Slot,
     t: Task,
     steps?: { count: number; delta: readonly number[]; accumulate: number },
+    chunk = 0,
   ): void {
     if (t.args.length > MAX_ARGS) {
       throw new ThreadPoolError(`convkit thread pool: too many arguments for ${t.kernel}`);
@@ -223,6 +233,9 @@ export class ThreadPool implements KernelRunner {
     s.ints[NARGS] = t.args.length;
     s.ints[STEPS] = steps?.count ?? 0;
     s.ints[ACCUMULATE] = steps?.accumulate ?? -1;
+    s.ints[CHUNK] = chunk;
+    Atomics.store(s.ints, CHUNKS_WRITTEN, 0);
+    Atomics.store(s.ints, CHUNKS_DONE, 0);
     for (let a = 0; a < t.args.length; a++) s.step[a] = steps?.delta[a] ?? 0;
     s.ints[STATUS] = 0;
     s.ints[TEXT_LENGTH] = 0;
@@ -268,6 +281,10 @@ export class ThreadPool implements KernelRunner {
     let e0 = t0;
     let end0 = t0;
     const stepped = c.stepped;
+    if (c.chunked && !stepped && c.writeRange) {
+      this.runChunked(c, used, ranges, even);
+      return;
+    }
     Atomics.store(this.header, WRITTEN, 0);
     try {
       c.writeShared?.();
@@ -301,11 +318,23 @@ export class ThreadPool implements KernelRunner {
     }
     this.finish(posted, tasks, own);
     for (let i = 1; i < t; i++) c.readRange?.(ranges[i][0], ranges[i][1]);
-    // Timings for the balance: the workers' clocks are read as ms since the epoch.
+    if (!even)
+      this.updateBalance(c.key, used, ranges, t0, { start: s0 - t0, compute: e0 - s0, tail: end0 - e0 });
+  }
+
+  /**
+   * Feeds a call's timings to the balance: the calling thread's (`own`, ms after the call began at t0) and
+   * the workers', whose clocks are read as ms since the epoch.
+   */
+  private updateBalance(
+    key: string,
+    used: Slot[],
+    ranges: readonly (readonly [number, number])[],
+    t0: number,
+    own: Omit<ThreadTiming, "units">,
+  ): void {
     const origin = performance.timeOrigin + t0;
-    const timings: ThreadTiming[] = [
-      { units: ranges[0][1] - ranges[0][0], start: s0 - t0, compute: e0 - s0, tail: end0 - e0 },
-    ];
+    const timings: ThreadTiming[] = [{ units: ranges[0][1] - ranges[0][0], ...own }];
     used.forEach((s, i) => {
       // Time spent waiting for input parts is not compute: count it as a later start.
       const compute = s.args[TIME_END] - s.args[TIME_START] - s.args[TIME_WAITED];
@@ -316,7 +345,84 @@ export class ThreadPool implements KernelRunner {
         tail: 0,
       });
     });
-    if (!even) this.balance.update(c.key, timings);
+    this.balance.update(key, timings);
+  }
+
+  /**
+   * runSplit for a chunked call (SplitCall.chunked): each worker's range goes in CHUNKS_PER_WORKER chunks.
+   * The calling thread writes every worker's first chunk and posts it, then the later chunks round by
+   * round (each worker computing meanwhile), then writes, computes and reads its own range, then reads the
+   * workers' chunks as each is done; so only a worker's first input chunk and last output chunk are not
+   * overlapped with compute.
+   */
+  private runChunked(c: SplitCall, used: Slot[], ranges: [number, number][], even: boolean): void {
+    const t = ranges.length;
+    const write = c.writeRange as (u0: number, u1: number) => void;
+    const read = (u0: number, u1: number) => c.readRange?.(u0, u1);
+    const chunkOf = (i: number) => Math.max(1, Math.ceil((ranges[i][1] - ranges[i][0]) / CHUNKS_PER_WORKER));
+    const chunkRange = (i: number, k: number): [number, number] => {
+      const a = ranges[i][0] + k * chunkOf(i);
+      return [a, Math.min(a + chunkOf(i), ranges[i][1])];
+    };
+    const chunks = (i: number) => Math.ceil((ranges[i][1] - ranges[i][0]) / chunkOf(i));
+    const t0 = performance.now();
+    const tasks: Task[] = [];
+    const posted: Slot[] = [];
+    let own: unknown = null;
+    let s0 = t0;
+    let e0 = t0;
+    let end0 = t0;
+    try {
+      c.writeShared?.();
+      const rounds = Math.max(...ranges.slice(1).map((_, j) => chunks(j + 1)));
+      for (let k = 0; k < rounds; k++) {
+        for (let i = 1; i < t; i++) {
+          if (k >= chunks(i)) continue;
+          const [a, b] = chunkRange(i, k);
+          write(a, b);
+          if (k === 0) {
+            const task = c.task(ranges[i][0], ranges[i][1], i);
+            this.post(used[i - 1], task, undefined, chunkOf(i));
+            tasks.push(task);
+            posted.push(used[i - 1]);
+          }
+          Atomics.store(used[i - 1].ints, CHUNKS_WRITTEN, k + 1);
+          Atomics.notify(used[i - 1].ints, CHUNKS_WRITTEN);
+        }
+      }
+      write(ranges[0][0], ranges[0][1]);
+      s0 = performance.now();
+      call(this.module, c.task(ranges[0][0], ranges[0][1], 0));
+      e0 = performance.now();
+      read(ranges[0][0], ranges[0][1]);
+      end0 = performance.now();
+      const deadline = performance.now() + this.timeoutMs;
+      for (let i = 1; i < t; i++) {
+        const ints = used[i - 1].ints;
+        for (let k = 0; k < chunks(i); k++) {
+          // A worker that stopped (an error) or hangs leaves the rest to finish(), which reports it.
+          for (;;) {
+            const done = Atomics.load(ints, CHUNKS_DONE);
+            if (done > k || Atomics.load(ints, DONE) === Atomics.load(ints, GEN)) break;
+            const remaining = deadline - performance.now();
+            if (remaining <= 0) break;
+            Atomics.wait(ints, CHUNKS_DONE, done, Math.min(remaining, 100));
+          }
+          if (Atomics.load(ints, CHUNKS_DONE) <= k) break;
+          read(...chunkRange(i, k));
+        }
+      }
+    } catch (err) {
+      own = err;
+      // Release workers waiting for chunks that will not come (they compute on stale memory, then stop).
+      for (const s of posted) {
+        Atomics.store(s.ints, CHUNKS_WRITTEN, 0x7fffffff);
+        Atomics.notify(s.ints, CHUNKS_WRITTEN);
+      }
+    }
+    this.finish(posted, tasks, own);
+    if (!even)
+      this.updateBalance(c.key, used, ranges, t0, { start: s0 - t0, compute: e0 - s0, tail: end0 - e0 });
   }
 
   /** Waits for the workers of a call, then reports the calling thread's error or the workers'. */

@@ -14,6 +14,9 @@
  * A stepped job (STEPS > 0) runs the kernel STEPS times, step s with the arguments plus s times their
  * increments (and the ACCUMULATE argument set to 1 after step 0), each once WRITTEN exceeds s: the caller
  * writes the input part by part (images) while the workers already compute.
+ * A chunked job (CHUNK > 0) runs its unit range, the last two arguments, CHUNK units at a time: chunk s once
+ * the slot's own CHUNKS_WRITTEN exceeds s, after which it sets CHUNKS_DONE to s + 1 and notifies it, so that
+ * the caller writes a worker's input and reads its output chunk by chunk while the worker computes.
  */
 
 export const HEADER_BYTES = 64;
@@ -46,6 +49,12 @@ export const DONE = 6;
 export const STEPS = 7;
 /** Index of the argument set to 1 after a stepped job's first step (-1: none). */
 export const ACCUMULATE = 8;
+/** Units per chunk of a chunked job (0: not chunked). */
+export const CHUNK = 9;
+/** Chunks of a chunked job whose input the caller has written. */
+export const CHUNKS_WRITTEN = 10;
+/** Chunks of a chunked job the worker has finished. */
+export const CHUNKS_DONE = 11;
 
 /** Values of STATE. */
 export const STARTING = 0;
@@ -126,8 +135,25 @@ function convkitWorker(init) {
       const gated = ints[${STEPS}] > 0;
       const steps = gated ? ints[${STEPS}] : 1;
       const acc = ints[${ACCUMULATE}];
+      const chunk = ints[${CHUNK}];
       const a = new Array(n);
-      for (let s = 0; s < steps; s++) {
+      if (chunk > 0) {
+        const u0 = args[n - 2];
+        const u1 = args[n - 1];
+        for (let i = 0; i < n; i++) a[i] = args[i];
+        for (let s = 0; u0 + s * chunk < u1; s++) {
+          const t = clock();
+          let w;
+          while ((w = Atomics.load(ints, ${CHUNKS_WRITTEN})) <= s) Atomics.wait(ints, ${CHUNKS_WRITTEN}, w);
+          waited += clock() - t;
+          a[n - 2] = u0 + s * chunk;
+          a[n - 1] = Math.min(u0 + (s + 1) * chunk, u1);
+          fns[kernel](...a);
+          Atomics.store(ints, ${CHUNKS_DONE}, s + 1);
+          Atomics.notify(ints, ${CHUNKS_DONE});
+        }
+      }
+      for (let s = 0; chunk === 0 && s < steps; s++) {
         if (gated) {
           const t = clock();
           let w;
