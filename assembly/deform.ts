@@ -12,10 +12,13 @@
 //   weights times mask [4 x 4] and, for backward, [12 x 4] slopes (dy x 4 corners, dx x 4, unmasked x 4).
 //   Lane-major blocks let one f32x4 multiply-add serve four pixels; the last block's spare lanes point at
 //   the zero slot with weight 0.
-// - offset and mask gradient sums: per (o, k) a row of nb * 4 floats, written out once per image.
+// - offset and mask gradient sums: per (o, k) a row of nb * 4 floats, written out once per image;
+// - forward columns: packed in the GEMM's panels; when the channels of every weight group and offset group
+//   come in fours, filled from a channel-last copy of the image ((H*W + 1) pixels x Cin, the last pixel the
+//   zero slot) so that each corner gathers four channels in one load (deformForwardColumnFloats).
 // The plan is computed in float64 as in TypeScript, so both paths use the very same float32 weights.
 
-import { gemm } from "./gemm";
+import { gemm, gemmPackedB, packedBOffset, zeroPackedBTail } from "./gemm";
 import {
   G_CIN,
   G_COUT,
@@ -34,7 +37,8 @@ import {
   G_WOUT,
   gf,
 } from "./geometry";
-import { copyF32, f32s, fmadd, zeroF32 } from "./simd";
+import { addF32, copyF32, f32s, fmadd, storeTransposed4, zeroF32 } from "./simd";
+import { NR } from "./tiles";
 
 /** Offset groups: the field after the conv geometry block's 18. */
 export const G_OG: i32 = 18;
@@ -53,9 +57,34 @@ export function deformSumFloats(g: usize): i32 {
   return gf(g, G_OG) * gf(g, G_KH) * gf(g, G_KW) * blocksOf(g) * 4;
 }
 
-/** Floats of a column matrix of one weight group: (Cin/groups * kH*kW) x Hout*Wout. */
+/**
+ * Floats of a column matrix of one weight group: (Cin/groups * kH*kW) x Hout*Wout, pixels rounded up to
+ * whole NR-column panels for the forward's packed layout.
+ */
 export function deformColumnFloats(g: usize): i32 {
-  return (gf(g, G_CIN) / gf(g, G_GROUPS)) * gf(g, G_KH) * gf(g, G_KW) * gf(g, G_HOUT) * gf(g, G_WOUT);
+  return (
+    (gf(g, G_CIN) / gf(g, G_GROUPS)) * gf(g, G_KH) * gf(g, G_KW) * (gf(g, G_HOUT) * gf(g, G_WOUT) + NR - 1)
+  );
+}
+
+/** True when the forward can gather four channels at a time (see fillColumnsChannelLast). */
+function channelQuads(g: usize): bool {
+  const cIn = gf(g, G_CIN);
+  return (cIn / gf(g, G_GROUPS)) % 4 === 0 && (cIn / gf(g, G_OG)) % 4 === 0;
+}
+
+/** Floats of the channel-last copy of one image: (H*W + 1) pixels of Cin floats, the last pixel zero. */
+function channelLastFloats(g: usize): i32 {
+  return (gf(g, G_HIN) * gf(g, G_WIN) + 1) * gf(g, G_CIN);
+}
+
+/**
+ * Floats of the forward's column workspace: the packed column matrix (deformColumnFloats) and, when
+ * channels go four at a time, the image's channel-last copy and a scratch of 4 x Cin floats after it.
+ */
+export function deformForwardColumnFloats(g: usize): i32 {
+  const cols = (deformColumnFloats(g) + 3) & ~3;
+  return channelQuads(g) ? cols + channelLastFloats(g) + 4 * gf(g, G_CIN) : cols;
 }
 
 /**
@@ -186,7 +215,16 @@ function sampleOne(plane: usize, idx: usize, wt: usize, b: i32, r: i32): f32 {
  * Channels sharing an offset group share the plan, so a block's indices and weights are loaded once and
  * serve every such channel (the inner loop), rather than once per channel.
  */
-function fillColumns(g: usize, x: usize, n: i32, grp: i32, idx: usize, wt: usize, col: usize): void {
+function fillColumns(
+  g: usize,
+  x: usize,
+  n: i32,
+  grp: i32,
+  idx: usize,
+  wt: usize,
+  col: usize,
+  panels: bool,
+): void {
   const cIn = gf(g, G_CIN);
   const cinG = cIn / gf(g, G_GROUPS);
   const cPerOg = cIn / gf(g, G_OG);
@@ -195,15 +233,19 @@ function fillColumns(g: usize, x: usize, n: i32, grp: i32, idx: usize, wt: usize
   const nb = blocksOf(g);
   const full = hw >> 2;
   const stride = gf(g, G_HIN) * gf(g, G_WIN) + 1;
-  const rowBytes = f32s(kk * hw);
+  // Row layout: row r at r * hw. Panels (the forward GEMM's packed B, see gemmPackedB): pixel p of row r
+  // at ((p / 8) * rows + r) * 8 + p % 8, so one channel step is kk * 8 floats further.
+  const rows = cinG * kk;
+  const rowBytes = panels ? f32s(kk * NR) : f32s(kk * hw);
   // Channels [c0, c1) of this weight group that fall in one offset group.
   for (let c0 = grp * cinG; c0 < (grp + 1) * cinG; ) {
     const o = c0 / cPerOg;
     const c1 = min((o + 1) * cPerOg, (grp + 1) * cinG);
     const plane0 = x + f32s((n * cIn + c0) * stride);
-    const col0 = col + f32s((c0 - grp * cinG) * kk * hw);
     for (let k = 0; k < kk; k++) {
       const rowBlock = (o * kk + k) * nb;
+      // Row of channel c0's tap k; the segment's later channels follow kk rows apart.
+      const r0 = (c0 - grp * cinG) * kk + k;
       for (let b = 0; b < full; b++) {
         const at = f32s(16 * (rowBlock + b));
         const ib = idx + at;
@@ -229,7 +271,7 @@ function fillColumns(g: usize, x: usize, n: i32, grp: i32, idx: usize, wt: usize
         const i32_ = f32s(load<i32>(ib, 56));
         const i33 = f32s(load<i32>(ib, 60));
         let plane = plane0;
-        let dst = col0 + f32s(k * hw + 4 * b);
+        let dst = col + f32s(panels ? packedBOffset(rows, r0, 4 * b) : r0 * hw + 4 * b);
         for (let c = c0; c < c1; c++) {
           let v0 = f32x4.splat(load<f32>(plane + i00));
           v0 = f32x4.replace_lane(v0, 1, load<f32>(plane + i01));
@@ -258,11 +300,124 @@ function fillColumns(g: usize, x: usize, n: i32, grp: i32, idx: usize, wt: usize
       }
       for (let p = full * 4; p < hw; p++) {
         let plane = plane0;
-        let dst = col0 + f32s(k * hw + p);
+        let dst = col + f32s(panels ? packedBOffset(rows, r0, p) : r0 * hw + p);
         for (let c = c0; c < c1; c++) {
           store<f32>(dst, sampleOne(plane, idx, wt, rowBlock + (p >> 2), p & 3));
           plane += f32s(stride);
           dst += rowBytes;
+        }
+      }
+    }
+    c0 = c1;
+  }
+  if (panels) zeroPackedBTail(col, rows, hw);
+}
+
+/**
+ * Image n's input planes (at a stride of H*W + 1) copied channel-last: pixel p's Cin channels at xh + p*Cin,
+ * and the zero slot's (pixel H*W) all 0, so that a corner index serves every channel. Cin is a multiple of
+ * 4: 4x4 blocks of (channel, pixel) are transposed with shuffles.
+ */
+function toChannelLast(g: usize, x: usize, n: i32, xh: usize): void {
+  const cIn = gf(g, G_CIN);
+  const hwIn = gf(g, G_HIN) * gf(g, G_WIN);
+  const stride = hwIn + 1;
+  const row = f32s(cIn);
+  for (let c = 0; c < cIn; c += 4) {
+    const p0 = x + f32s((n * cIn + c) * stride);
+    const p1 = p0 + f32s(stride);
+    const p2 = p1 + f32s(stride);
+    const p3 = p2 + f32s(stride);
+    let d = xh + f32s(c);
+    let p = 0;
+    for (; p + 4 <= hwIn; p += 4) {
+      const o = f32s(p);
+      storeTransposed4(v128.load(p0 + o), v128.load(p1 + o), v128.load(p2 + o), v128.load(p3 + o), d, row);
+      d += 4 * row;
+    }
+    for (; p < hwIn; p++) {
+      const o = f32s(p);
+      store<f32>(d, load<f32>(p0 + o));
+      store<f32>(d, load<f32>(p1 + o), 4);
+      store<f32>(d, load<f32>(p2 + o), 8);
+      store<f32>(d, load<f32>(p3 + o), 12);
+      d += row;
+    }
+    v128.store(d, f32x4.splat(0));
+  }
+}
+
+/**
+ * fillColumns into panels from the channel-last copy xh: a corner index and weight serve four channels
+ * with one vector load and one multiply-add, where the plane-by-plane fill gathers each channel's four
+ * pixels a lane at a time (16 scalar loads per four outputs). The same products in the same order, so the
+ * same bits. Each block's four pixels x the segment's channels go to `scratch` pixel by pixel, then are
+ * transposed four channels at a time into the panels.
+ */
+function fillColumnsChannelLast(
+  g: usize,
+  xh: usize,
+  grp: i32,
+  idx: usize,
+  wt: usize,
+  col: usize,
+  scratch: usize,
+): void {
+  const cIn = gf(g, G_CIN);
+  const cinG = cIn / gf(g, G_GROUPS);
+  const cPerOg = cIn / gf(g, G_OG);
+  const kk = gf(g, G_KH) * gf(g, G_KW);
+  const nb = blocksOf(g);
+  const rows = cinG * kk;
+  const pixel = cIn * 4;
+  const channelStep = f32s(4 * kk * NR);
+  for (let c0 = grp * cinG; c0 < (grp + 1) * cinG; ) {
+    const o = c0 / cPerOg;
+    const c1 = min((o + 1) * cPerOg, (grp + 1) * cinG);
+    const quads = (c1 - c0) >> 2;
+    const base = xh + f32s(c0);
+    for (let k = 0; k < kk; k++) {
+      const rowBlock = (o * kk + k) * nb;
+      // Panel row of channel c0's tap k; the segment's later channels follow kk rows apart.
+      const r0 = (c0 - grp * cinG) * kk + k;
+      for (let b = 0; b < nb; b++) {
+        const at = f32s(16 * (rowBlock + b));
+        for (let l = 0; l < 4; l++) {
+          const ib = idx + at + f32s(l);
+          const wb = wt + at + f32s(l);
+          const s0 = v128.load32_splat(wb);
+          const s1 = v128.load32_splat(wb, 16);
+          const s2 = v128.load32_splat(wb, 32);
+          const s3 = v128.load32_splat(wb, 48);
+          let a0 = base + <usize>(load<i32>(ib) * pixel);
+          let a1 = base + <usize>(load<i32>(ib, 16) * pixel);
+          let a2 = base + <usize>(load<i32>(ib, 32) * pixel);
+          let a3 = base + <usize>(load<i32>(ib, 48) * pixel);
+          let d = scratch + f32s(4 * l);
+          for (let q = 0; q < quads; q++) {
+            let v = f32x4.mul(s0, v128.load(a0));
+            v = fmadd(s1, v128.load(a1), v);
+            v = fmadd(s2, v128.load(a2), v);
+            v = fmadd(s3, v128.load(a3), v);
+            v128.store(d, v);
+            a0 += 16;
+            a1 += 16;
+            a2 += 16;
+            a3 += 16;
+            d += 64;
+          }
+        }
+        // Pixel-major quads -> channel rows of the panel (the block is half a panel row).
+        let dst = col + f32s(packedBOffset(rows, r0, 4 * b));
+        let src = scratch;
+        for (let q = 0; q < quads; q++) {
+          const x0 = v128.load(src);
+          const x1 = v128.load(src, 16);
+          const x2 = v128.load(src, 32);
+          const x3 = v128.load(src, 48);
+          storeTransposed4(x0, x1, x2, x3, dst, f32s(kk * NR));
+          dst += channelStep;
+          src += 64;
         }
       }
     }
@@ -296,12 +451,22 @@ export function deformForward(
   const coutG = cOut / groups;
   const rows = (gf(g, G_CIN) / groups) * gf(g, G_KH) * gf(g, G_KW);
   const hw = gf(g, G_HOUT) * gf(g, G_WOUT);
+  const quads = channelQuads(g);
+  const xh = col + f32s((deformColumnFloats(g) + 3) & ~3);
+  const scratch = xh + f32s(channelLastFloats(g));
   for (let n = n0; n < n1; n++) {
     buildPlan(g, offset, mask, mask !== 0, n, idx, wt, 0, false);
+    if (quads) toChannelLast(g, x, n, xh);
     for (let grp = 0; grp < groups; grp++) {
-      fillColumns(g, x, n, grp, idx, wt, col);
+      // Filled straight into the GEMM's packed panels (a copy of the matrix fewer).
+      if (quads) {
+        fillColumnsChannelLast(g, xh, grp, idx, wt, col, scratch);
+        zeroPackedBTail(col, rows, hw);
+      } else {
+        fillColumns(g, x, n, grp, idx, wt, col, true);
+      }
       const outG = out + f32s((n * cOut + grp * coutG) * hw);
-      gemm(0, 0, coutG, hw, rows, 1, weight + f32s(grp * coutG * rows), rows, col, hw, 0, outG, hw, ws);
+      gemmPackedB(coutG, hw, rows, weight + f32s(grp * coutG * rows), rows, col, 0, outG, hw, ws);
     }
     if (hasBias === 0) continue;
     for (let co = 0; co < cOut; co++) {
@@ -515,7 +680,7 @@ export function deformBackward(
       const gOut = gradOut + f32s((n * cOut + grp * coutG) * hw);
       const wG = weight + f32s(grp * coutG * rows);
       if (gradWImages !== 0) {
-        fillColumns(g, x, n, grp, idx, wt, col);
+        fillColumns(g, x, n, grp, idx, wt, col, false);
         const gw = gradWImages + f32s((n * cOut + grp * coutG) * rows);
         gemm(0, 1, coutG, rows, hw, 1, gOut, hw, col, hw, 0, gw, rows, ws);
       }
@@ -539,11 +704,5 @@ export function deformBackward(
 /** dst[i] = sum over images n (in order) of src[n * len + i], for i < len: the batch's weight gradient. */
 export function deformSumImages(dst: usize, src: usize, images: i32, len: i32): void {
   zeroF32(dst, len);
-  for (let n = 0; n < images; n++) {
-    const from = src + f32s(n * len);
-    let i = 0;
-    for (; i + 4 <= len; i += 4)
-      v128.store(dst + f32s(i), f32x4.add(v128.load(dst + f32s(i)), v128.load(from + f32s(i))));
-    for (; i < len; i++) store<f32>(dst + f32s(i), load<f32>(dst + f32s(i)) + load<f32>(from + f32s(i)));
-  }
+  for (let n = 0; n < images; n++) addF32(dst, src + f32s(n * len), len);
 }

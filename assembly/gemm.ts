@@ -2,7 +2,7 @@
 // leading dimensions. op(B) is packed in panels of NR columns (kc x NR, row after row), op(A) in panels of
 // MR rows (kc x MR, column after column); an MR x NR register tile of f32x4 accumulators walks the panels.
 // Transposes are absorbed by the packing, so one micro-kernel serves all four combinations.
-import { f32s, fmadd } from "./simd";
+import { f32s, fmadd, storeTransposed4 } from "./simd";
 import { KC, MC, MR, NC, NR } from "./tiles";
 
 /** Bytes of workspace one gemm call needs (packed A block, packed B block, one edge tile). */
@@ -86,15 +86,7 @@ function packBTransposed(b: usize, ldb: i32, p0: i32, kc: i32, j: i32, nr: i32, 
         const x2 = v128.load(rh + 2 * step);
         const x3 = v128.load(rh + 3 * step);
         // 4x4 transpose: lanes (row, depth) -> (depth, row)
-        const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
-        const t1 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
-        const t2 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
-        const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
-        const d = panel + f32s(p * NR + h * 4);
-        v128.store(d, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5));
-        v128.store(d + f32s(NR), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
-        v128.store(d + f32s(2 * NR), v128.shuffle<f32>(t2, t3, 0, 1, 4, 5));
-        v128.store(d + f32s(3 * NR), v128.shuffle<f32>(t2, t3, 2, 3, 6, 7));
+        storeTransposed4(x0, x1, x2, x3, panel + f32s(p * NR + h * 4), f32s(NR));
       }
     }
     for (; p < kc; p++) {
@@ -257,14 +249,68 @@ export function gemm(
   ldc: i32,
   ws: usize,
 ): void {
+  gemmBlocks(transA !== 0, transB !== 0, false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ws);
+}
+
+/**
+ * C[m x n] = A[m x k] * B + beta * C with B already packed (by im2colPanels): panel j (columns 8j to 8j + 7,
+ * zero past n) is k rows of NR floats at b + 4 * k * NR * j. Any depth block of a panel is then a
+ * contiguous run, so the GEMM reads the panels in place and skips its own packing pass over B.
+ */
+export function gemmPackedB(
+  m: i32,
+  n: i32,
+  k: i32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  beta: f32,
+  c: usize,
+  ldc: i32,
+  ws: usize,
+): void {
+  gemmBlocks(false, false, true, m, n, k, 1, a, lda, b, 0, beta, c, ldc, ws);
+}
+
+/** Float offset of element (row, col) of a k-row matrix packed for gemmPackedB. */
+export function packedBOffset(k: i32, row: i32, col: i32): i32 {
+  return ((col >> 3) * k + row) * NR + (col & 7);
+}
+
+/** Zeroes the lanes of the last panel of a k x n matrix packed for gemmPackedB that lie past column n. */
+export function zeroPackedBTail(b: usize, k: i32, n: i32): void {
+  if ((n & 7) === 0) return;
+  const last = b + f32s(packedBOffset(k, 0, n & ~7));
+  for (let r = 0; r < k; r++) {
+    for (let l = n & 7; l < NR; l++) store<f32>(last + f32s(r * NR + l), 0);
+  }
+}
+
+function gemmBlocks(
+  transA: bool,
+  transB: bool,
+  packedB: bool,
+  m: i32,
+  n: i32,
+  k: i32,
+  alpha: f32,
+  a: usize,
+  lda: i32,
+  b: usize,
+  ldb: i32,
+  beta: f32,
+  c: usize,
+  ldc: i32,
+  ws: usize,
+): void {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     scaleC(m, n, beta, c, ldc);
     return;
   }
   const pa = ws;
-  const pb = ws + f32s(MC * KC);
-  const tile = pb + f32s(KC * NC);
+  const pbBlock = ws + f32s(MC * KC);
+  const tile = pbBlock + f32s(KC * NC);
   const ldcBytes = f32s(ldc);
   // The micro-kernel stores or adds its tile; any other alpha or beta goes through mergeTile.
   const plain = alpha === 1 && (beta === 0 || beta === 1);
@@ -276,15 +322,23 @@ export function gemm(
     for (let pc = 0; pc < k; pc += kcStep) {
       const kc = imin(kcStep, k - pc);
       const betaBlock: f32 = pc === 0 ? beta : 1;
-      // (Reading a non-transposed B in place, row stride ldb, instead of packing it was measured: 44 vs 41
-      // GFLOP/s on grouped 3x3 but 22 vs 49 on 5x5, whose long rows make every depth step a new page.)
-      packB(transB !== 0, b, ldb, pc, kc, jc, nc, pb);
+      // Where this block's first panel starts and how far apart its panels lie.
+      let pb = pbBlock;
+      let panelFloats = kc;
+      if (packedB) {
+        pb = b + f32s(jc * k + pc * NR);
+        panelFloats = k;
+      } else {
+        // (Reading a non-transposed B in place, row stride ldb, instead of packing it was measured: 44 vs
+        // 41 GFLOP/s on grouped 3x3 but 22 vs 49 on 5x5, whose long rows make every depth step a new page.)
+        packB(transB, b, ldb, pc, kc, jc, nc, pbBlock);
+      }
       for (let ic = 0; ic < m; ic += MC) {
         const mc = imin(MC, m - ic);
-        packA(transA !== 0, a, lda, ic, mc, pc, kc, pa);
+        packA(transA, a, lda, ic, mc, pc, kc, pa);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = imin(NR, nc - jr);
-          const bPanel = pb + f32s(jr * kc);
+          const bPanel = pb + f32s(jr * panelFloats);
           for (let ir = 0; ir < mc; ir += MR) {
             const mr = imin(MR, mc - ir);
             const aPanel = pa + f32s(ir * kc);

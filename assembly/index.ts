@@ -12,6 +12,7 @@ export {
   deformBackward,
   deformColumnFloats,
   deformForward,
+  deformForwardColumnFloats,
   deformPlanFloats,
   deformSumFloats,
   deformSumImages,
@@ -33,13 +34,18 @@ export {
   maxPoolForward,
 } from "./pool";
 export { batchToSpace, shiftStack, spaceToBatch } from "./spacebatch";
+export { sumImages } from "./sum";
 export {
   convForwardWinograd,
   winogradTransformWeights,
   winogradWeightFloats,
   winogradWorkspaceFloats,
 } from "./winograd";
-export { convBackwardWeightWinograd, winogradGradWorkspaceFloats } from "./winograd-grad";
+export {
+  convBackwardWeightWinograd,
+  convBackwardWeightWinogradImages,
+  winogradGradWorkspaceFloats,
+} from "./winograd-grad";
 
 /** First byte past the module's static data: the loader's arena starts above it. */
 export function heapBase(): usize {

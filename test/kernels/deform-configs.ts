@@ -14,6 +14,8 @@ export const configArb = fc
     groups: fc.constantFrom(1, 2, 3),
     offsetGroups: fc.constantFrom(1, 2, 4),
     cinMul: fc.integer({ min: 1, max: 2 }),
+    // Channels per weight group and per offset group multiples of 4: the forward's channel-last fill.
+    channelQuads: fc.boolean(),
     coutPerGroup: fc.integer({ min: 1, max: 3 }),
     kH: fc.integer({ min: 1, max: 3 }),
     kW: fc.integer({ min: 1, max: 3 }),
@@ -42,7 +44,7 @@ export const configArb = fc
 export type Config = typeof configArb extends fc.Arbitrary<infer T> ? T : never;
 
 export function geometryOf(c: Config): DeformConv2dGeometry {
-  const cIn = lcm(c.groups, c.offsetGroups) * c.cinMul;
+  const cIn = lcm(c.groups, c.offsetGroups) * c.cinMul * (c.channelQuads ? 4 : 1);
   return {
     n: c.n,
     cIn,

@@ -86,6 +86,40 @@ const depthwiseArb: fc.Arbitrary<Spec> = fc.record({
   extra: pair(0, 20),
 });
 
+/**
+ * The 3x3 stride-1 depthwise kernel of its own (strips of four columns rolling down the rows, undilated
+ * rows): heights from one row up, widths across the 4-lane strips and the scalar tail, any padding.
+ */
+const depthwise3x3Arb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 2),
+  groups: int(2, 4),
+  cInG: fc.constant(1),
+  cOutG: int(1, 2),
+  kH: fc.constant(3),
+  kW: fc.constant(3),
+  stride: fc.constant<[number, number]>([1, 1]),
+  dilation: fc.tuple(fc.constant(1), int(1, 2)),
+  pads,
+  extra: pair(0, 13),
+});
+
+/**
+ * 3x3 stride-1 depthwise with one pixel of padding on every side and rows of a multiple of 4 (8 and up):
+ * the kernel that reads the planes in place and supplies the padding in registers.
+ */
+const depthwiseSameArb: fc.Arbitrary<Spec> = fc.record({
+  n: int(1, 2),
+  groups: int(2, 4),
+  cInG: fc.constant(1),
+  cOutG: int(1, 2),
+  kH: fc.constant(3),
+  kW: fc.constant(3),
+  stride: fc.constant<[number, number]>([1, 1]),
+  dilation: fc.constant<[number, number]>([1, 1]),
+  pads: fc.constant<[number, number, number, number]>([1, 1, 1, 1]),
+  extra: fc.tuple(int(1, 9), fc.constantFrom(7, 11, 15, 19, 23)),
+});
+
 function sizes(g: Conv2dGeometry): { x: number; w: number; y: number } {
   return {
     x: g.n * g.cIn * g.hIn * g.wIn,
@@ -202,6 +236,30 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
         checkAll(kernels, g, sd);
       }),
       { numRuns: 150 },
+    );
+  });
+
+  it("3x3 stride-1 depthwise kernel matches the reference (every height, strip and tail width)", () => {
+    fc.assert(
+      fc.property(depthwise3x3Arb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        expect(wasmConvPath(g)).toBe("depthwise-direct");
+        checkAll(kernels, g, sd);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it("3x3 'same' depthwise read in place matches the reference (padding supplied in registers)", () => {
+    fc.assert(
+      fc.property(depthwiseSameArb, seed, (spec, sd) => {
+        const g = geometryOf(spec);
+        expect([g.hOut, g.wOut]).toEqual([g.hIn, g.wIn]);
+        expect(g.wIn % 4 === 0 && g.wIn >= 8).toBe(true);
+        expect(wasmConvPath(g)).toBe("depthwise-direct");
+        checkAll(kernels, g, sd);
+      }),
+      { numRuns: 60 },
     );
   });
 

@@ -31,6 +31,7 @@ const larger: Config = {
   groups: 2,
   offsetGroups: 4,
   cinMul: 3,
+  channelQuads: false,
   coutPerGroup: 5,
   kH: 3,
   kW: 3,
@@ -71,7 +72,8 @@ describe.each(WASM_VARIANTS)("deformable convolution, WebAssembly (%s)", (varian
   });
 
   it("equals the reference on a larger case (full blocks, tails, offset groups, weight groups)", () => {
-    for (const c of [larger, { ...larger, withMask: false, integerOffsets: true, n: 1 }])
+    const quads = { ...larger, channelQuads: true }; // 48 channels: the channel-last forward fill
+    for (const c of [larger, { ...larger, withMask: false, integerOffsets: true, n: 1 }, quads])
       compareWithReference(kernels, c, JSON.stringify(c));
   });
 
@@ -97,22 +99,25 @@ describe.each(WASM_VARIANTS)("deformable convolution, WebAssembly (%s)", (varian
     expect(stale.every((v) => v === 0)).toBe(true);
   });
 
-  it("propagates NaN and infinity where the reference does, and nowhere else", () => {
-    const c: Config = { ...larger, seed: 5 };
-    const g = geometryOf(c);
-    const b = buffersOf(c, g);
-    b.input[3] = Number.NaN;
-    b.input[40] = Number.POSITIVE_INFINITY;
-    b.input[b.input.length - 1] = Number.NEGATIVE_INFINITY;
-    const outRef = new Float32Array(g.n * g.cOut * g.hOut * g.wOut);
-    const out = new Float32Array(outRef.length);
-    deformConv2dForwardRef(b.input, b.offset, b.mask, b.weight, b.bias, g, outRef);
-    kernels.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, out);
-    const bad = (v: number) => !Number.isFinite(v);
-    expect(outRef.some(bad)).toBe(true);
-    const mismatch = Array.from(out.keys()).filter((i) => bad(out[i]) !== bad(outRef[i]));
-    expect(mismatch).toEqual([]);
-  });
+  it.each([false, true])(
+    "propagates NaN and infinity where the reference does, and nowhere else (channel quads: %s)",
+    (channelQuads) => {
+      const c: Config = { ...larger, seed: 5, channelQuads };
+      const g = geometryOf(c);
+      const b = buffersOf(c, g);
+      b.input[3] = Number.NaN;
+      b.input[40] = Number.POSITIVE_INFINITY;
+      b.input[b.input.length - 1] = Number.NEGATIVE_INFINITY;
+      const outRef = new Float32Array(g.n * g.cOut * g.hOut * g.wOut);
+      const out = new Float32Array(outRef.length);
+      deformConv2dForwardRef(b.input, b.offset, b.mask, b.weight, b.bias, g, outRef);
+      kernels.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, out);
+      const bad = (v: number) => !Number.isFinite(v);
+      expect(outRef.some(bad)).toBe(true);
+      const mismatch = Array.from(out.keys()).filter((i) => bad(out[i]) !== bad(outRef[i]));
+      expect(mismatch).toEqual([]);
+    },
+  );
 
   it("reuses its memory: repeated calls of one shape do not grow it", () => {
     const g = geometryOf(larger);

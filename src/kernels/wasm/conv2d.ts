@@ -11,6 +11,7 @@ import {
   readRows,
   readTileRows,
   reserveFor,
+  type Sizes,
   task,
   threadsFor,
 } from "./conv-memory.js";
@@ -48,6 +49,12 @@ export {
  * weightGradientSplit. The calling thread copies each worker's inputs in just before starting it and reads
  * its own outputs while the workers finish theirs.
  */
+/**
+ * Largest batch of per-image weight gradients (floats) a Winograd weight gradient split by image may hold;
+ * beyond it the split is by channel.
+ */
+const IMAGE_SPLIT_MAX_FLOATS = 8 * 1024 * 1024;
+
 export function makeWasmConv2d(
   mod: WasmKernelModule,
   options: WasmConvOptions = {},
@@ -60,6 +67,42 @@ export function makeWasmConv2d(
    * A forward conv of geometry g, reading x (or the output gradient, for the Winograd input gradient) from
    * `src` and the weights through `writeWeights`, into dst.
    */
+  /**
+   * A 3x3 Winograd weight gradient on t threads split by image: each image's gradient into a buffer of its
+   * own (convBackwardWeightWinogradImages), then added up in image order (sumImages), the one-thread call's
+   * order. A split by channel repeats every image's output-gradient transform on each thread: 16.3 ms on one
+   * thread against 10.5 on two for 64 channels of 56x56 at batch 8. `pg` and `s`: the caller's prepare().
+   */
+  const winogradWeightByImage = (
+    x: Float32Array,
+    gradOut: Float32Array,
+    g: Conv2dGeometry,
+    gradW: Float32Array,
+    t: number,
+    pg: number,
+    s: Sizes,
+  ): void => {
+    const { ptrs, th } = reserveFor(mod, [s.x * 4, s.out * 4, g.n * s.w * 4], t, s.work);
+    const [px, pgo, pimages] = ptrs;
+    const xImage = g.cIn * g.hIn * g.wIn;
+    const goImage = g.cOut * g.hOut * g.wOut;
+    runner.runSplit({
+      key: keyOf("backwardWeightByImage", "winograd-f4x4", g),
+      units: g.n,
+      threads: t,
+      chunked: true,
+      writeRange(n0, n1) {
+        mod.write(px + n0 * xImage * 4, x, n0 * xImage, (n1 - n0) * xImage);
+        mod.write(pgo + n0 * goImage * 4, gradOut, n0 * goImage, (n1 - n0) * goImage);
+      },
+      task: (n0, n1, i) =>
+        task("convBackwardWeightWinogradImages", pg, px, pgo, pimages, th.work[i], th.ws[i], n0, n1),
+    });
+    // Summed into image 0's buffer (sumImages reads each float before it writes it).
+    e.sumImages(pimages, pimages, g.n, s.w);
+    mod.read(pimages, gradW, 0, s.w);
+  };
+
   const forwardInto = (
     direction: string,
     g: Conv2dGeometry,
@@ -89,6 +132,7 @@ export function makeWasmConv2d(
       key: keyOf(direction, path, g),
       units,
       threads: t,
+      chunked: true,
       writeShared() {
         writeWeights(pw);
         if (bias) mod.write(pb, bias, 0, g.cOut);
@@ -333,6 +377,7 @@ export function makeWasmConv2d(
         key: keyOf("backwardInput", path, g),
         units,
         threads: t,
+        chunked: true,
         writeShared: () => mod.write(pw, w, 0, s.w),
         writeRange(u0, u1) {
           if (depthwise) {
@@ -358,6 +403,13 @@ export function makeWasmConv2d(
       const rows = g.n * g.hOut;
       const depthwise = path === "depthwise-direct";
       const key = keyOf("backwardWeight", path, g);
+      if (path === "winograd-f4x4" && g.n >= 2 && g.n * s.w <= IMAGE_SPLIT_MAX_FLOATS) {
+        const t = threadsFor(runner, g.n, flops, minFlops);
+        if (t > 1) {
+          winogradWeightByImage(x, gradOut, g, gradW, t, pg, s);
+          return;
+        }
+      }
       if (weightGradientSplit(g) === "channels") {
         const most = threadsFor(runner, g.cIn, flops, minFlops);
         // Each thread owns the gradients of a range of input channels, summed over the whole batch, so it

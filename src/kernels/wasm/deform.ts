@@ -99,7 +99,7 @@ export function makeWasmDeform(
       if (out.length === 0) return;
       const pg = writeDeformGeometry(mod, g);
       const planFloats = aligned(e.deformPlanFloats(pg));
-      const columnFloats = aligned(e.deformColumnFloats(pg));
+      const columnFloats = aligned(e.deformForwardColumnFloats(pg));
       const t = threadsFor(runner, g.n, directFlops(g), minFlops);
       const { ptrs, th } = reserveFor(
         mod,

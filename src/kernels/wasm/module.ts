@@ -40,6 +40,8 @@ export interface KernelExports {
   deformSumFloats(g: number): number;
   /** Floats of one weight group's column matrix. */
   deformColumnFloats(g: number): number;
+  /** Floats of the forward's column workspace (the packed matrix, and a channel-last copy of an image). */
+  deformForwardColumnFloats(g: number): number;
   /** Images [n0, n1). */
   deformForward(
     g: number,
@@ -82,6 +84,8 @@ export interface KernelExports {
     n1: number,
   ): void;
   deformSumImages(dst: number, src: number, images: number, len: number): void;
+  /** dst = the images' partial results added in image order, the first copied (assembly/sum.ts). */
+  sumImages(dst: number, src: number, images: number, len: number): void;
   /** Floats of workspace per thread of the Winograd forward (transform scratch, V, M, padded plane). */
   winogradWorkspaceFloats(g: number): number;
   /** Floats of the transformed weights U, shared by the threads of a call. */
@@ -148,6 +152,17 @@ export interface KernelExports {
     r0: number,
     r1: number,
     accumulate: number,
+  ): void;
+  /** Images [n0, n1), each into its own weight gradient at gradWImages + n weight sizes. */
+  convBackwardWeightWinogradImages(
+    g: number,
+    x: number,
+    gradOut: number,
+    gradWImages: number,
+    work: number,
+    ws: number,
+    n0: number,
+    n1: number,
   ): void;
   /** Floats of workspace (per thread) of convBackwardWeightWinograd. */
   winogradGradWorkspaceFloats(g: number): number;
@@ -254,6 +269,7 @@ export const PARALLEL_KERNELS = [
   "convBackwardInputGemm",
   "convBackwardWeightGemm",
   "convBackwardWeightWinograd",
+  "convBackwardWeightWinogradImages",
   "convBackwardWeightGemmParts",
   "depthwiseForward",
   "depthwiseBackwardInput",
