@@ -65,7 +65,13 @@ export async function openPage(context: BrowserContext, url: string): Promise<Re
   context.on("request", (r) => {
     requests.push(r.url());
   });
-  page.on("requestfailed", (r) => errors.push(`request failed: ${r.url()} ${r.failure()?.errorText ?? ""}`));
+  page.on("requestfailed", (r) => {
+    const why = r.failure()?.errorText ?? "";
+    // A reload or navigation aborts the page's in-flight loads of its own blob: URLs (a worker's script
+    // still starting): the page is going away, nothing failed. Any other failed request is an error.
+    if (r.url().startsWith("blob:") && why === "net::ERR_ABORTED") return;
+    errors.push(`request failed: ${r.url()} ${why}`);
+  });
   await page.goto(url);
   return { page, errors, requests };
 }
