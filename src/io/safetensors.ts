@@ -102,7 +102,8 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Safete
   }
   const dataStart = 8 + headerSize;
   const dataLength = bytes.length - dataStart;
-  const metadata: Record<string, string> = {};
+  // Keys are the file's: built with fromEntries so that a key such as "__proto__" is an own property.
+  const metadataEntries: [string, string][] = [];
   const entries: { name: string; dtype: string; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === "__metadata__") {
@@ -112,7 +113,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Safete
       for (const [k, v] of Object.entries(raw)) {
         if (typeof v !== "string")
           throw new FormatError(`${where}: __metadata__.${k}: expected a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v;
+        metadataEntries.push([k, v]);
       }
       continue;
     }
@@ -181,7 +182,7 @@ export function parseSafetensors(bytes: Uint8Array, source = "<buffer>"): Safete
     const data = decode(bytes, dataStart + e.begin, e.end - e.begin, e.dtype);
     tensors.set(e.name, { dtype: e.dtype, shape: e.shape, data });
   }
-  return { tensors, metadata };
+  return { tensors, metadata: Object.fromEntries(metadataEntries) };
 }
 
 /** Converts stored little-endian values to float32. */
@@ -256,7 +257,9 @@ export function serializeSafetensors(
   metadata: Record<string, string> = {},
 ): Uint8Array {
   const list = [...tensors];
-  const header: Record<string, unknown> = {};
+  // Names are the caller's: a null-prototype header keeps a name such as "__proto__" or "constructor" an
+  // ordinary key (on a plain object, assigning "__proto__" would set the prototype and drop the tensor).
+  const header: Record<string, unknown> = Object.create(null);
   if (Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== "string")

@@ -149,6 +149,31 @@ print(json.dumps(out))`;
     }
   });
 
+  it("names that JavaScript objects treat specially (__proto__, constructor, ...) are ordinary names", () => {
+    // Found by the property test above: a tensor named "__proto__" was dropped from the header.
+    const special = ["__proto__", "constructor", "toString", "hasOwnProperty", "valueOf"];
+    const tensors = new Map(special.map((name, i) => [name, { shape: [1], data: Float32Array.of(i + 0.5) }]));
+    const metadata = Object.fromEntries(special.map((k) => [k, `m-${k}`]));
+    const bytes = serializeSafetensors(tensors, metadata);
+    const path = join(dir, "special.safetensors");
+    writeFileSync(path, bytes);
+    const script = `
+import json, struct, sys
+raw = open(sys.argv[1], "rb").read()
+(n,) = struct.unpack("<Q", raw[:8])
+header = json.loads(raw[8:8 + n])
+print(json.dumps({"names": sorted(k for k in header if k != "__metadata__"), "metadata": sorted(header["__metadata__"].items())}))`;
+    const read = JSON.parse(execFileSync("/usr/bin/python3", ["-c", script, path], { encoding: "utf8" }));
+    expect(read.names).toEqual([...special].sort());
+    expect(read.metadata).toEqual(special.map((k) => [k, `m-${k}`]).sort((a, b) => (a[0] < b[0] ? -1 : 1)));
+    const back = parseSafetensors(bytes);
+    expect([...back.tensors.keys()].sort()).toEqual([...special].sort());
+    for (const [i, name] of special.entries()) {
+      expect(Array.from(back.tensors.get(name)!.data), name).toEqual([i + 0.5]);
+    }
+    expect(Object.entries(back.metadata).sort()).toEqual(Object.entries(metadata).sort());
+    expect(Object.getPrototypeOf(back.metadata)).toBe(Object.prototype);
+  });
   it("writes files atomically (no temporary left behind) and reads them back", async () => {
     const path = join(dir, "atomic.safetensors");
     await writeSafetensorsFile(path, [["x", { shape: [2], data: Float32Array.of(1, 2) }]]);
