@@ -170,19 +170,21 @@ export class GraphBuilder {
   /** The generator parameters are initialised from (blocks may draw from it for custom initialisation). */
   readonly rng: Rng;
   /** Free-form information stored in `graph.meta`. */
-  readonly meta: Record<string, Json> = {};
+  readonly meta: Record<string, Json> = Object.create(null);
   private readonly batchSymbol: string;
   private readonly inputs: ValueInfo[] = [];
   private readonly outputs: string[] = [];
   private readonly nodes: Node[] = [];
-  private readonly params: Record<string, ParamInfo> = {};
+  // Keyed by the user's names: null-prototype records, so that a parameter or scope named "__proto__" or
+  // "constructor" is an ordinary key (build() copies them into plain objects).
+  private readonly params: Record<string, ParamInfo> = Object.create(null);
   private readonly weights: Weights = new Map();
   private readonly shapes = new Map<string, readonly number[]>();
   /** Node and value names share one namespace (a single-output node's value carries the node's name). */
   private readonly taken = new Set<string>();
   private readonly scopePath: string[] = [];
   private readonly usedScopes = new Set<string>();
-  private readonly scopes: Record<string, ScopeInfo> = {};
+  private readonly scopes: Record<string, ScopeInfo> = Object.create(null);
   private built = false;
 
   constructor(name: string, options: GraphBuilderOptions = {}) {

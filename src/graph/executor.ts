@@ -15,6 +15,7 @@ import { ArgumentError, ConvkitError, describe, ShapeError } from "../tensor/err
 import { Rng } from "../tensor/rng.js";
 import { formatShape } from "../tensor/shape.js";
 import { nodeLabel } from "./infer.js";
+import { own } from "./own.js";
 import type { Graph, Node, ParamRole, Weights } from "./types.js";
 import { validateGraph } from "./validate.js";
 
@@ -158,9 +159,8 @@ export class GraphModel {
   /** Runs the graph and returns every graph output by name. */
   forwardOutputs(inputs: GraphInputs, options: ForwardOptions = {}): Record<string, Tensor> {
     const values = this.execute(inputs, options, false);
-    const out: Record<string, Tensor> = {};
-    for (const v of this.graph.outputs) out[v] = values.get(v)!;
-    return out;
+    // fromEntries: an output named "__proto__" is an own key (assigning it would set the prototype instead).
+    return Object.fromEntries(this.graph.outputs.map((v) => [v, values.get(v)!]));
   }
 
   /** Runs the graph keeping every value (inputs, activations, outputs) by name, e.g. to draw feature maps. */
@@ -222,7 +222,7 @@ export class GraphModel {
     }
     const values = new Map<string, Tensor>();
     for (const info of g.inputs) {
-      const t = byName[info.name];
+      const t = own(byName, info.name);
       if (!(t instanceof Tensor))
         throw new ArgumentError(describe(where, `input "${info.name}"`, "a Tensor", t));
       const fits =

@@ -141,7 +141,7 @@ export function weightsFromSafetensors(
   }
   if (options.strict ?? true) {
     for (const name of content.tensors.keys()) {
-      if (graph.params[name] === undefined)
+      if (!Object.hasOwn(graph.params, name))
         throw new FormatError(`${where}: tensor "${name}" is not a parameter of the graph`);
     }
   }

@@ -1,6 +1,7 @@
 import { FormatError, ShapeError } from "../tensor/errors.js";
 import { formatShape, numel } from "../tensor/shape.js";
 import { expectedParams, inferNode, nodeLabel, outputCount } from "./infer.js";
+import { own } from "./own.js";
 import {
   GRAPH_FORMAT,
   GRAPH_VERSION,
@@ -35,9 +36,9 @@ export interface InferShapesOptions {
 export function inferShapes(graph: Graph, options: InferShapesOptions = {}): Map<string, number[]> {
   const shapes = new Map<string, number[]>();
   for (const info of graph.inputs) {
-    const given = options.inputShapes?.[info.name];
+    const given = own(options.inputShapes, info.name);
     const declared = info.shape.map((d) =>
-      typeof d === "number" ? d : (options.dims?.[d] ?? options.batch ?? 1),
+      typeof d === "number" ? d : (own(options.dims, d) ?? options.batch ?? 1),
     );
     if (given !== undefined) {
       const agrees =
@@ -224,7 +225,7 @@ function checkParams(graph: Graph, weights: Weights | undefined): void {
     const wanted = expectedParams(node);
     const refs = node.params as Partial<Record<ParamRole, string>>;
     for (const role of Object.keys(refs) as ParamRole[]) {
-      if (wanted[role] === undefined) {
+      if (!Object.hasOwn(wanted, role)) {
         const allowed = Object.keys(wanted);
         throw new FormatError(
           `${nodeLabel(node)}: params.${role}: not used by this op with these attrs (expected ${allowed.length ? allowed.join(", ") : "no parameters"})`,
@@ -236,7 +237,7 @@ function checkParams(graph: Graph, weights: Weights | undefined): void {
       const pname = refs[role];
       if (typeof pname !== "string")
         throw new FormatError(`${nodeLabel(node)}: params.${role}: missing (expected a parameter name)`);
-      const info = graph.params[pname];
+      const info = own(graph.params, pname);
       if (info === undefined)
         throw new FormatError(
           `${nodeLabel(node)}: params.${role}: parameter "${pname}" is not declared in graph.params`,
@@ -270,7 +271,7 @@ function checkParams(graph: Graph, weights: Weights | undefined): void {
     }
   }
   for (const pname of weights.keys()) {
-    if (graph.params[pname] === undefined)
+    if (!Object.hasOwn(graph.params, pname))
       throw new FormatError(`${where}: weights: "${pname}" is not a parameter of the graph`);
   }
 }
