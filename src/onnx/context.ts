@@ -81,7 +81,8 @@ export interface EmitOptions {
 export class ImportContext {
   readonly vals = new Map<string, Val>();
   readonly nodes: Node[] = [];
-  readonly params: Record<string, ParamInfo> = {};
+  /** Keyed by names from the file: a null-prototype record, so "__proto__" or "constructor" are ordinary keys. */
+  readonly params: Record<string, ParamInfo> = Object.create(null);
   readonly weights: Weights = new Map();
   readonly shapesA = new Map<string, number[]>();
   readonly shapesB = new Map<string, number[]>();

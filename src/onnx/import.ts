@@ -1,3 +1,4 @@
+import { own } from "../graph/own.js";
 import {
   type Dim,
   GRAPH_FORMAT,
@@ -132,7 +133,7 @@ export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): 
     inputs: inputs.map((i) => ({ name: i.name, shape: keepSymbols ? [...i.declared] : [...i.a] })),
     outputs: graphOutputs,
     nodes: ctx.nodes,
-    params: ctx.params,
+    params: { ...ctx.params }, // a plain object, like a parsed graph's (spreading keeps "__proto__" a key)
     meta,
   };
   try {
@@ -199,7 +200,7 @@ function resolveInputs(
         `${what}: element type ${dataTypeName(info.elemType)} is not supported (float32 inputs only)`,
       );
     }
-    const given = options.inputShapes?.[info.name];
+    const given = own(options.inputShapes, info.name);
     if (info.dims === null) {
       if (given === undefined) throw new FormatError(`${what}: the file gives no shape; pass inputShapes`);
     }
@@ -212,7 +213,8 @@ function resolveInputs(
       );
     }
     const a = declared.map((d, i) => {
-      const v = given?.[i] ?? (typeof d === "number" ? d : (options.dims?.[d] ?? (i === 0 ? 1 : undefined)));
+      const v =
+        given?.[i] ?? (typeof d === "number" ? d : (own(options.dims, d) ?? (i === 0 ? 1 : undefined)));
       if (v === undefined) {
         missing.push(`"${d}" (input "${info.name}" axis ${i})`);
         return 0;
@@ -332,7 +334,7 @@ function checkSupported(live: readonly OnnxNode[], source: string): void {
   for (const n of live) {
     const domainOk = n.domain === "" || n.domain === "ai.onnx";
     const known =
-      CONVERTERS[n.opType] !== undefined ||
+      Object.hasOwn(CONVERTERS, n.opType) ||
       FOLDABLE.has(n.opType) ||
       n.opType === "Shape" ||
       n.opType === "Size";
@@ -398,7 +400,7 @@ function convert(
         folded++;
         continue;
       }
-      const converter = CONVERTERS[node.opType];
+      const converter = own(CONVERTERS, node.opType);
       if (converter === undefined) {
         throw new FormatError(`${onnxLabel(node)}: only supported on constants, but an input is computed`);
       }

@@ -219,8 +219,8 @@ export function decodeModel(bytes: Uint8Array, source = "ONNX model"): OnnxModel
       `${source}: not an ONNX model: required field(s) ${missing.join(", ")} missing (${bytes.length} bytes decoded as protobuf; wrong file?)`,
     );
   }
-  const metadata: Record<string, string> = {};
-  for (const e of arr<Raw>(raw.metadata_props)) metadata[str(e.key)] = str(e.value);
+  // Keys are the file's: fromEntries makes a key such as "__proto__" an own property (assignment would not).
+  const metadata = Object.fromEntries(arr<Raw>(raw.metadata_props).map((e) => [str(e.key), str(e.value)]));
   return {
     irVersion,
     opsets,
@@ -278,8 +278,7 @@ function nodeFrom(n: Raw): OnnxNode {
 }
 
 function tensorFrom(t: Raw): OnnxTensorProto {
-  const externalData: Record<string, string> = {};
-  for (const e of arr<Raw>(t.external_data)) externalData[str(e.key)] = str(e.value);
+  const externalData = Object.fromEntries(arr<Raw>(t.external_data).map((e) => [str(e.key), str(e.value)]));
   return {
     name: str(t.name),
     dims: arr<number>(t.dims),
