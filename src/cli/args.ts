@@ -54,7 +54,8 @@ export function parseChoice<T extends string>(text: string, allowed: readonly T[
 
 /** "H=224,W=224" -> {H: 224, W: 224}: sizes of symbolic ONNX input dimensions by name. */
 export function parseDims(text: string, option = "--dims"): Record<string, number> {
-  const dims: Record<string, number> = {};
+  // Names are the user's: a null-prototype record keeps "__proto__" or "constructor" ordinary keys.
+  const dims: Record<string, number> = Object.create(null);
   for (const part of text.split(",")) {
     const m = /^\s*([^=\s][^=]*?)\s*=\s*(\d+)\s*$/.exec(part);
     if (m === null || Number(m[2]) < 1 || !Number.isSafeInteger(Number(m[2]))) {
@@ -65,5 +66,5 @@ export function parseDims(text: string, option = "--dims"): Record<string, numbe
     if (Object.hasOwn(dims, m[1])) throw new UsageError(`${option}: ${JSON.stringify(m[1])} is given twice`);
     dims[m[1]] = Number(m[2]);
   }
-  return dims;
+  return { ...dims };
 }

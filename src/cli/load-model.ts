@@ -260,11 +260,12 @@ async function dimsFromInputShape(
       `${path}: input "${first!.name}" has ${declared.length} dimensions [${declared.map((d) => d ?? "?").join(", ")}], the input shape given has ${inputShape.length}`,
     );
   }
-  const dims: Record<string, number> = {};
-  declared.forEach((d, axis) => {
-    if (axis > 0 && typeof d === "string" && axis - offset >= 0) dims[d] = inputShape[axis - offset];
-  });
-  return dims;
+  // Names are the file's: fromEntries makes a dim named "__proto__" an own key (assignment would not).
+  return Object.fromEntries(
+    declared.flatMap((d, axis) =>
+      axis > 0 && typeof d === "string" && axis - offset >= 0 ? [[d, inputShape[axis - offset]]] : [],
+    ),
+  );
 }
 
 async function readWeights(graph: Graph, path: string): Promise<Weights> {

@@ -107,8 +107,8 @@ export function addRunCommand(program: Command, ctx: CliContext): void {
       const started = performance.now();
       try {
         const executor = new GraphModel(graph, model.weights).eval();
-        const feed: Record<string, Tensor> = {};
-        for (const i of inputs) feed[i.name] = i.tensor;
+        // fromEntries: an input named "__proto__" is an own key (assigning it would set the prototype).
+        const feed = Object.fromEntries(inputs.map((i) => [i.name, i.tensor]));
         outputs = noGrad(() => executor.forwardOutputs(feed));
       } catch (e) {
         throw asCliError(e);
