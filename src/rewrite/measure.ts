@@ -41,13 +41,15 @@ export function makeSamples(
   } else {
     const rng = new Rng(options.seed ?? 0);
     const batch = options.batch ?? 4;
-    inputs = {};
-    for (const info of graph.inputs) {
-      const shape = info.shape.map((d) => (typeof d === "number" ? d : batch));
-      const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
-      for (let i = 0; i < data.length; i++) data[i] = rng.normal();
-      inputs[info.name] = new Tensor(data, shape);
-    }
+    // fromEntries: an input named "__proto__" is an own key (assigning it would set the prototype).
+    inputs = Object.fromEntries(
+      graph.inputs.map((info) => {
+        const shape = info.shape.map((d) => (typeof d === "number" ? d : batch));
+        const data = new Float32Array(shape.reduce((a, b) => a * b, 1));
+        for (let i = 0; i < data.length; i++) data[i] = rng.normal();
+        return [info.name, new Tensor(data, shape)];
+      }),
+    );
   }
   let values: Map<string, Tensor> | null = null;
   return {
@@ -105,15 +107,14 @@ export function extractRegion(
     inputs.map((i) => i.name),
     outputs,
   );
-  const params: Graph["params"] = {};
   const sub: Weights = new Map();
   for (const node of nodes) {
     for (const pname of Object.values(node.params as Partial<Record<ParamRole, string>>)) {
-      if (pname === undefined || params[pname] !== undefined) continue;
-      params[pname] = graph.params[pname];
-      sub.set(pname, weights.get(pname)!);
+      if (pname !== undefined && !sub.has(pname)) sub.set(pname, weights.get(pname)!);
     }
   }
+  // fromEntries: a parameter named "__proto__" is an own key (assigning it would set the prototype).
+  const params: Graph["params"] = Object.fromEntries([...sub.keys()].map((p) => [p, graph.params[p]]));
   const region: Graph = {
     format: graph.format,
     version: graph.version,

@@ -58,7 +58,7 @@ function coerce(rule: string, key: string, spec: OptionSchema[string], raw: unkn
 export function resolveOptions(rule: Rule, given: Readonly<Record<string, unknown>> = {}): RuleOptions {
   const out: Record<string, OptionValue> = {};
   for (const key of Object.keys(given)) {
-    if (rule.options[key] === undefined) {
+    if (!Object.hasOwn(rule.options, key)) {
       const known = Object.keys(rule.options);
       throw new ArgumentError(
         `rule "${rule.name}": unknown option "${key}" (${known.length > 0 ? `options: ${known.join(", ")}` : "it takes no options"})`,
@@ -79,7 +79,8 @@ export function parseRuleSpec(spec: string): { rule: string; options: Record<str
   const text = spec.trim();
   const colon = text.indexOf(":");
   const rule = (colon < 0 ? text : text.slice(0, colon)).trim();
-  const options: Record<string, string> = {};
+  // Keys are the user's: a null-prototype record keeps "__proto__" or "constructor" ordinary keys.
+  const options: Record<string, string> = Object.create(null);
   if (rule === "") throw new ArgumentError(`rule spec "${spec}": expected a rule name before ":"`);
   if (colon >= 0) {
     const body = text.slice(colon + 1).trim();
@@ -93,5 +94,5 @@ export function parseRuleSpec(spec: string): { rule: string; options: Record<str
       options[key] = part.slice(eq + 1).trim();
     }
   }
-  return { rule, options };
+  return { rule, options: { ...options } };
 }

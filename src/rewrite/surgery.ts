@@ -68,8 +68,9 @@ export class GraphEdit {
   constructor(graph: Graph, weights: Weights | null, options: { seed?: number; rng?: Rng } = {}) {
     this.source = graph;
     this.nodes = structuredClone(graph.nodes);
-    this.params = structuredClone(graph.params);
-    this.scopes = structuredClone(graph.scopes ?? {});
+    // Keyed by the graph's names: null-prototype copies, so that "__proto__" or "constructor" are ordinary keys.
+    this.params = Object.assign(Object.create(null), structuredClone(graph.params));
+    this.scopes = Object.assign(Object.create(null), structuredClone(graph.scopes ?? {}));
     this.outputs = [...graph.outputs];
     this.weights = weights === null ? null : new Map(weights);
     this.rng = options.rng ?? new Rng(options.seed ?? 0);
@@ -327,8 +328,7 @@ export class GraphEdit {
     const sorted = topologicalSort(this.snapshot());
     const used = new Set<string>();
     for (const node of sorted.nodes) for (const p of Object.values(node.params)) used.add(p as string);
-    const params: Record<string, ParamInfo> = {};
-    for (const [name, info] of Object.entries(this.params)) if (used.has(name)) params[name] = info;
+    const params = Object.fromEntries(Object.entries(this.params).filter(([name]) => used.has(name)));
     const weights = this.weights === null ? null : new Map<string, Float32Array>();
     if (weights !== null) for (const name of Object.keys(params)) weights.set(name, this.weights!.get(name)!);
     const graph: Graph = structuredClone({ ...sorted, params });
