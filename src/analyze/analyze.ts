@@ -131,8 +131,10 @@ export function analyze(graph: Graph, inputShape?: InputShapes, options: Analyze
   });
 
   const outField = fields.get(graph.outputs[0]) ?? null;
-  const scopes: Record<string, string> = {};
-  for (const [path, info] of Object.entries(graph.scopes ?? {})) scopes[path] = info.kind;
+  // fromEntries: a scope named "__proto__" is an own key (assigning it would set the prototype).
+  const scopes = Object.fromEntries(
+    Object.entries(graph.scopes ?? {}).map(([path, info]) => [path, info.kind]),
+  );
 
   return {
     format: ANALYSIS_FORMAT,

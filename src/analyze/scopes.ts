@@ -1,3 +1,4 @@
+import { own } from "../graph/own.js";
 import { ArgumentError, describe } from "../tensor/errors.js";
 import type { Analysis, ReceptiveField } from "./types.js";
 
@@ -47,7 +48,7 @@ export function collapseByScope(analysis: Analysis, depth: number): ScopeGroup[]
     if (g === undefined) {
       g = {
         name: key,
-        kind: analysis.scopes[key] ?? "",
+        kind: own(analysis.scopes, key) ?? "",
         nodes: 0,
         outputShape: [],
         params: 0,
