@@ -150,7 +150,7 @@ export async function wasmThreadsEngine(
     `AssemblyScript ${variant === "relaxed-simd" ? "f32x4 + relaxed-SIMD FMA" : "f32x4 SIMD"}, shared memory`,
     makeWasmConv2d(mod, {}, pool),
     makeWasmDeform(mod, {}, pool),
-    `${threads} threads (calling thread + ${threads - 1} worker${threads > 2 ? "s" : ""}): forward split by output rows (Winograd: tile rows; depthwise: planes), input gradient by input planes, weight gradient by input channel (by fixed parts of rows when there are fewer than 8), every result bit-identical to one thread; the calling thread hands each worker its share in chunks, copying the next chunk's inputs in and finished chunks' outputs out while the workers compute, and the split is balanced from earlier calls' timings; deformable conv split by image (batch 1 stays on one thread)`,
+    `${threads} threads (calling thread + ${threads - 1} worker${threads > 2 ? "s" : ""}): forward split by output rows (Winograd: tile rows; depthwise: planes), input gradient by input planes, weight gradient by image for Winograd 3x3 (each image into its own buffer, summed in image order), otherwise by input channel (by fixed parts of rows when there are fewer than 8), every result bit-identical to one thread; the calling thread hands each worker its share in chunks, copying the next chunk's inputs in and finished chunks' outputs out while the workers compute, and the split is balanced from earlier calls' timings; deformable conv split by image (batch 1 stays on one thread)`,
     () => mod.memoryBytes,
     threads,
     () => pool.close(),

@@ -206,6 +206,7 @@ async function main(): Promise<void> {
   const report: Report = {
     date: new Date().toISOString(),
     quick: args.quick,
+    argv: process.argv.slice(2),
     machine: {
       cpu: cpus[0]?.model ?? "unknown",
       cores: cpus.length,
