@@ -1,4 +1,5 @@
 import { nodeLabel } from "../graph/infer.js";
+import { own } from "../graph/own.js";
 import { type Graph, type Node, PARAM_SUFFIX, type ParamInfo, type ParamRole } from "../graph/types.js";
 import { ArgumentError } from "../tensor/errors.js";
 import { checkAttributeName } from "./python-names.js";
@@ -312,7 +313,7 @@ export function planModules(graph: Graph): ModulePlan {
       (a < b ? -1 : a > b ? 1 : 0),
   );
   for (const path of sorted) {
-    const kind = graph.scopes?.[path]?.kind;
+    const kind = own(graph.scopes, path)?.kind;
     modules.set(path, {
       path,
       segment: path === "" ? "" : lastSegment(path),

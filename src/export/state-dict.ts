@@ -75,7 +75,7 @@ export function weightsFromStateDict(
     weights.set(name, entry.data);
   }
   const unexpected =
-    (options.strict ?? true) ? [...names.keys()].filter((n) => graph.params[n] === undefined) : [];
+    (options.strict ?? true) ? [...names.keys()].filter((n) => !Object.hasOwn(graph.params, n)) : [];
   if (missing.length > 0 || unexpected.length > 0 || mismatched.length > 0) {
     const parts: string[] = [];
     if (missing.length > 0) parts.push(`missing ${missing.length}: ${listed(missing)}`);

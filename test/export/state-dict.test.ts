@@ -8,6 +8,7 @@ import type { Graph, Weights } from "../../src/graph/types.js";
 import { serializeSafetensors } from "../../src/io/safetensors.js";
 import { FormatError, ShapeError } from "../../src/tensor/errors.js";
 import { buildZooModel } from "../../src/zoo/index.js";
+import { specialNet } from "../helpers/special-names.js";
 import { type CaseResult, type CheckCase, perturbWeights, runChecks, torchAvailability } from "./helpers.js";
 import { everyModeModel, everyOpGraph } from "./models.js";
 
@@ -127,6 +128,31 @@ describe("loadPytorchStateDict", () => {
       ]),
     );
     expect(() => loadPytorchStateDict(graph, shapeOnly)).toThrow(ShapeError);
+  });
+
+  it("names that JavaScript objects treat specially are ordinary names: loaded, or listed as unexpected", () => {
+    const special = specialNet(true);
+    const tensors = (g: Graph, w: Weights) =>
+      entries(g, w).map(([n, shape, data]): [string, { shape: number[]; data: Float32Array }] => [
+        n,
+        { shape, data },
+      ]);
+    const loaded = loadPytorchStateDict(
+      special.graph,
+      serializeSafetensors(tensors(special.graph, special.weights)),
+    );
+    expect([...loaded.keys()]).toEqual([...special.weights.keys()]);
+    for (const [name, w] of special.weights) expect(firstBitDifference(loaded.get(name)!, w), name).toBe(-1);
+    for (const extra of ["constructor", "toString", "__proto__"]) {
+      const bytes = serializeSafetensors([
+        ...tensors(graph, weights),
+        [extra, { shape: [1], data: Float32Array.of(1) }],
+      ]);
+      expect(() => loadPytorchStateDict(graph, bytes), extra).toThrow(
+        `not parameters of the graph 1: ${extra}`,
+      );
+      expect(loadPytorchStateDict(graph, bytes, { strict: false }).size, extra).toBe(weights.size);
+    }
   });
 });
 
