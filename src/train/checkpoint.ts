@@ -110,16 +110,17 @@ function checkCount(value: unknown, what: string): number {
 }
 
 function encodeRng(rng: Record<string, readonly number[]>): Record<string, (number | null)[]> {
-  const out: Record<string, (number | null)[]> = {};
-  for (const [name, state] of Object.entries(rng)) {
-    if (!Array.isArray(state) || state.length !== 5)
-      throw new ArgumentError(
-        describe("saveCheckpoint", `rng.${name}`, "an Rng.getState() array of 5 numbers", state),
-      );
-    // The fifth entry is the spare normal deviate, NaN when there is none: JSON has no NaN, so null.
-    out[name] = state.map((v) => (Number.isNaN(v) ? null : v));
-  }
-  return out;
+  // Names are the caller's: fromEntries keeps a generator named "__proto__" an own key.
+  return Object.fromEntries(
+    Object.entries(rng).map(([name, state]) => {
+      if (!Array.isArray(state) || state.length !== 5)
+        throw new ArgumentError(
+          describe("saveCheckpoint", `rng.${name}`, "an Rng.getState() array of 5 numbers", state),
+        );
+      // The fifth entry is the spare normal deviate, NaN when there is none: JSON has no NaN, so null.
+      return [name, state.map((v) => (Number.isNaN(v) ? null : v))];
+    }),
+  );
 }
 
 /** Highest generation referenced by checkpoint.json or present as a file, so a new one never collides. */
@@ -300,18 +301,20 @@ export function loadCheckpoint(dir: string): LoadedCheckpoint {
     optimizer = { type: rec.type, paramGroups: rec.paramGroups, state };
   }
 
-  const rng: Record<string, number[]> = {};
   if (typeof json.rng !== "object" || json.rng === null)
     throw bad(jsonPath, "rng", "an object of named generator states", json.rng);
-  for (const [name, state] of Object.entries(json.rng)) {
-    const ok =
-      Array.isArray(state) &&
-      state.length === 5 &&
-      state.slice(0, 4).every((v) => isCount(v) && v <= 0xffffffff) &&
-      (state[4] === null || (typeof state[4] === "number" && Number.isFinite(state[4])));
-    if (!ok) throw bad(jsonPath, `rng.${name}`, "4 uint32 words and a number or null", state);
-    rng[name] = state.map((v) => (v === null ? Number.NaN : v));
-  }
+  // Names are the file's: fromEntries keeps a generator named "__proto__" an own key.
+  const rng = Object.fromEntries(
+    Object.entries(json.rng).map(([name, state]) => {
+      const ok =
+        Array.isArray(state) &&
+        state.length === 5 &&
+        state.slice(0, 4).every((v) => isCount(v) && v <= 0xffffffff) &&
+        (state[4] === null || (typeof state[4] === "number" && Number.isFinite(state[4])));
+      if (!ok) throw bad(jsonPath, `rng.${name}`, "4 uint32 words and a number or null", state);
+      return [name, state.map((v) => (v === null ? Number.NaN : v))];
+    }),
+  );
   const schedule = json.schedule ?? null;
   if (
     schedule !== null &&
