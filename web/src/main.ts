@@ -33,7 +33,8 @@ let current = "";
 function route(): void {
   const raw = location.hash.replace(/^#\/?/, "").split("?")[0];
   const parts = raw.split("/").filter((p) => p !== "");
-  const name = parts[0] && PAGES[parts[0]] ? parts[0] : "modes";
+  // Own keys only: a hash such as #/constructor or #/__proto__ must not find Object.prototype members.
+  const name = parts[0] && Object.hasOwn(PAGES, parts[0]) ? parts[0] : "modes";
   const key = [name, ...parts.slice(1)].join("/");
   if (key === current) return;
   current = key;
