@@ -3,6 +3,7 @@ import type { Analysis, InputShapes } from "../analyze/types.js";
 import { noGrad } from "../autograd/gradmode.js";
 import type { Tensor } from "../autograd/tensor.js";
 import { GraphModel } from "../graph/executor.js";
+import { own } from "../graph/own.js";
 import type { Graph, Node, Weights } from "../graph/types.js";
 import { ArgumentError, describe } from "../tensor/errors.js";
 import { drawView } from "./graph.js";
@@ -34,7 +35,7 @@ function requireScope(graph: Graph, scope: string, kinds: readonly string[], op:
   if (typeof scope !== "string" || nodesIn(graph, scope).length === 0) {
     throw new ArgumentError(describe(op, "scope", `a scope with nodes in graph "${graph.name}"`, scope));
   }
-  const kind = graph.scopes?.[scope]?.kind ?? "";
+  const kind = own(graph.scopes, scope)?.kind ?? "";
   if (kinds.length > 0 && !kinds.includes(kind)) {
     throw new ArgumentError(
       describe(op, "scope", `a ${kinds.join(" or ")} block`, `${scope} (kind "${kind}")`),
@@ -312,7 +313,7 @@ export function drawDenseBlock(graph: Graph, options: BlockDrawOptions): string 
   const inValue = [...blockInput][0];
   const c0 = inValue ? (shapeOfValue(inValue)?.[1] ?? 0) : 0;
   const outShape = analysis.layers[blockNodes[blockNodes.length - 1]].outputShape;
-  const meta = graph.scopes?.[root]?.meta ?? {};
+  const meta = own(graph.scopes, root)?.meta ?? {};
   const growth =
     typeof meta.growthRate === "number"
       ? meta.growthRate

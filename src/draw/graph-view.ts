@@ -1,5 +1,6 @@
 import { groupKey } from "../analyze/scopes.js";
 import type { Analysis } from "../analyze/types.js";
+import { own } from "../graph/own.js";
 import type { Graph, Node } from "../graph/types.js";
 import { ArgumentError, describe } from "../tensor/errors.js";
 import { dims } from "./svg.js";
@@ -159,7 +160,7 @@ export function graphView(graph: Graph, analysis: Analysis, options: GraphViewOp
       const parts = node.scope === "" ? [] : node.scope.split(".");
       for (let len = rootDepth + 1; len <= parts.length; len++) {
         const prefix = parts.slice(0, len).join(".");
-        if (kinds.has(graph.scopes?.[prefix]?.kind ?? "")) return prefix;
+        if (kinds.has(own(graph.scopes, prefix)?.kind ?? "")) return prefix;
       }
     }
     if (options.depth !== undefined) return groupKey(node.name, node.scope, rootDepth + options.depth);
@@ -212,7 +213,7 @@ export function graphView(graph: Graph, analysis: Analysis, options: GraphViewOp
     if (u === undefined) {
       units.push({
         key,
-        kind: graph.scopes?.[key]?.kind ?? (key === node.name ? node.op : ""),
+        kind: own(graph.scopes, key)?.kind ?? (key === node.name ? node.op : ""),
         nodes: [],
         title: key,
         summary: "",
