@@ -51,6 +51,14 @@ describe("the web page", () => {
       expect(await overflowsX(page), route).toBe(false);
       await shot(page, artifacts, `page-${route.replace("/", "-")}`);
     }
+    // Unknown routes open the default page, names of Object's members included (they once found
+    // Object.prototype and left an "undefined" page).
+    for (const route of ["constructor", "bench", "__proto__", "bench", "toString", "no-such-page"]) {
+      await page.goto(`${siteUrl}#/${route}`);
+      const want = route === "bench" ? "bench" : "modes";
+      await page.waitForSelector(`#main[data-page="${want}"]`, { timeout: 30_000 });
+      expect(await page.title(), route).toMatch(/^(?!undefined).*convkit$/);
+    }
     expect(errors).toEqual([]);
     expect(foreignRequests(requests, origin)).toEqual([]);
     // The page, its script, style, icon, the engine worker and the test images: all from the page's origin.
