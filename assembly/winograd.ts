@@ -10,7 +10,7 @@
 // reads); each thread then runs a band of tile rows (numbered n * tilesH + ty across the batch) with its own
 // workspace. A band changes no element's arithmetic, so any split equals the one-thread result exactly.
 
-import { kernel4x8, kernel6x8 } from "./gemm";
+import { kernel4x8, kernel6x8, zeroPackedBTail } from "./gemm";
 import { G_CIN, G_COUT, G_GROUPS, G_HIN, G_HOUT, G_PL, G_PT, G_WIN, G_WOUT, gf } from "./geometry";
 import { f32s, zeroF32 } from "./simd";
 import { MR, NR } from "./tiles";
@@ -485,6 +485,8 @@ export function convForwardWinograd(
   const planeOut = gf(g, G_HOUT) * gf(g, G_WOUT);
   const th = tilesH(g);
   if (th <= 0 || r1 <= r0) return;
+  const across = tilesAcross(g);
+  const tw = tilesW(g);
   const t = bandColumns(g, th);
   const tmp = work;
   const v = tmp + f32s(TMP_FLOATS);
@@ -496,11 +498,16 @@ export function convForwardWinograd(
     const ty0 = max<i32>(r0 - n * th, 0);
     const ty1 = min<i32>(r1 - n * th, th);
     const tb = bandColumns(g, ty1 - ty0);
+    const written = (ty1 - ty0) * across + tw - across;
     const vStride = planeStride(cinG * tb);
     const mStride = planeStride(coutP * tb);
     const ldm = f32s(tb);
     for (let grp = 0; grp < groups; grp++) {
       transformInput(g, x + f32s((n * cIn + grp * cinG) * planeIn), cinG, ty0, ty1, pad, v, vStride, tmp, 0);
+      // The band's tiles end inside its last NR panel: zero the rest of that panel, so the GEMM multiplies
+      // zeros there rather than what an earlier call left. Those columns are never stored, but a stale
+      // subnormal costs a microcode assist per multiply on some CPUs (calls measured 60x slower).
+      if (written < tb) for (let xy = 0; xy < 36; xy++) zeroPackedBTail(v + f32s(xy * vStride), cinG, written);
       const ug = u + f32s(grp * coutP * cinG);
       for (let xy = 0; xy < 36; xy++) {
         const ux = ug + <usize>xy * uStride;
