@@ -251,6 +251,16 @@ export function convBackwardWeightWinograd(
     const gStride = planeStride(coutG * t);
     const mStride = planeStride(coutG * ld);
     const dw = gradW + f32s((grp * coutG * cinG + lo) * 9);
+    // The GEMMs fill `channels` of each row's `ld` columns, and transformWeightGrad reads them four at a
+    // time: zero the rest, so it never computes on what an earlier call left there (its results are not
+    // stored, but stale subnormals cost a microcode assist per operation on some CPUs).
+    if (ld > channels) {
+      for (let xy = 0; xy < 36; xy++) {
+        for (let co = 0; co < coutG; co++) {
+          memory.fill(m + f32s(xy * mStride + co * ld + channels), 0, f32s(ld - channels));
+        }
+      }
+    }
     if (n1 <= n0 || k <= 0) {
       // No rows: a zero gradient (or nothing to add).
       if (accumulate === 0) {

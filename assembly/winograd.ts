@@ -507,7 +507,9 @@ export function convForwardWinograd(
       // The band's tiles end inside its last NR panel: zero the rest of that panel, so the GEMM multiplies
       // zeros there rather than what an earlier call left. Those columns are never stored, but a stale
       // subnormal costs a microcode assist per multiply on some CPUs (calls measured 60x slower).
-      if (written < tb) for (let xy = 0; xy < 36; xy++) zeroPackedBTail(v + f32s(xy * vStride), cinG, written);
+      if (written < tb) {
+        for (let xy = 0; xy < 36; xy++) zeroPackedBTail(v + f32s(xy * vStride), cinG, written);
+      }
       const ug = u + f32s(grp * coutP * cinG);
       for (let xy = 0; xy < 36; xy++) {
         const ux = ug + <usize>xy * uStride;

@@ -518,7 +518,7 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
     for (const [xs, ws, opts] of shapes) checkAll(kernels, conv2dGeometry(xs, ws, opts), 5);
   });
 
-  it("never multiplies what earlier calls left in memory (Winograd: a band's last GEMM panel is zeroed)", () => {
+  it("never computes on what earlier calls left in memory (Winograd panel tails, weight-gradient quads)", () => {
     // Results never depended on it, but a stale subnormal costs a microcode assist per multiply on some
     // CPUs: a 128-channel 7x7 Winograd conv in a training run measured 35x slower. Memory left at +Infinity
     // shows it: Infinity times weights of both signs sums to NaN, so a NaN anywhere in the kernels' memory
@@ -533,6 +533,10 @@ describe.each(WASM_VARIANTS)("wasm conv2d (%s)", (variant) => {
       [[1, 6, 13, 10], [10, 6, 3, 3], { stride: 2, padding: 1 }],
       [[2, 6, 11, 12], [8, 6, 5, 5], { padding: 2 }],
       [[2, 9, 7, 5], [7, 9, 1, 1], {}],
+      [[2, 12, 9, 13], [12, 1, 3, 3], { padding: 1, groups: 12 }],
+      [[1, 8, 12, 16], [16, 1, 3, 3], { padding: 1, groups: 8 }],
+      [[2, 16, 10, 7], [24, 2, 3, 3], { padding: 1, groups: 8 }],
+      [[1, 8, 9, 9], [8, 8, 3, 3], { padding: 2, dilation: 2 }],
     ];
     for (const [xs, ws, opts] of shapes) {
       const g = conv2dGeometry(xs, ws, opts);

@@ -134,6 +134,39 @@ describe.each(WASM_VARIANTS)("deformable convolution, WebAssembly (%s)", (varian
     }
     expect(mod.memoryBytes).toBe(bytes);
   });
+
+  it("never computes on what earlier calls left in memory (same bits, no NaN from stale +Infinity)", () => {
+    // See the conv2d test of the same name: stale subnormals slow the arithmetic that reads them.
+    for (const c of [larger, { ...larger, channelQuads: true }, { ...larger, withMask: false, n: 1 }]) {
+      const g = geometryOf(c);
+      const b = buffersOf(c, g);
+      const mod = instantiateSync(variant);
+      const k = makeWasmDeform(mod);
+      const out = new Float32Array(g.n * g.cOut * g.hOut * g.wOut);
+      const grads = gradBuffers(b);
+      const run = () => {
+        k.forward(b.input, b.offset, b.mask, b.weight, b.bias, g, out);
+        const y = out.slice();
+        k.backward(b.input, b.offset, b.mask, b.weight, b.gradOut, g, grads);
+        return [y, ...GRAD_KEYS.map((key) => grads[key]?.slice() ?? new Float32Array(0))];
+      };
+      const clean = run();
+      new Float32Array(mod.memory.buffer, mod.gemmWs).fill(Number.POSITIVE_INFINITY);
+      const again = run();
+      const where = JSON.stringify(c);
+      for (const [i, a] of again.entries()) {
+        expect(
+          a.findIndex((v, j) => !Object.is(v, clean[i][j])),
+          `${where} result ${i}`,
+        ).toBe(-1);
+      }
+      const after = new Float32Array(mod.memory.buffer, mod.gemmWs);
+      expect(
+        after.findIndex((v) => Number.isNaN(v)),
+        where,
+      ).toBe(-1);
+    }
+  });
 });
 
 describe("deformable convolution, WebAssembly on 4 threads (split by image)", () => {
