@@ -3,6 +3,7 @@ import { Tensor } from "../../src/autograd/tensor.js";
 import { GraphBuilder } from "../../src/graph/builder.js";
 import { GraphModel } from "../../src/graph/executor.js";
 import type { Graph, Weights } from "../../src/graph/types.js";
+import { convAttrs } from "../../src/rewrite/units.js";
 
 /**
  * Names that a plain JavaScript object treats specially: assigning "__proto__" sets the prototype, and the
@@ -49,16 +50,7 @@ export function specialNet(special = true, seed = 5): { graph: Graph; weights: W
       b.node(
         "conv2d",
         [x],
-        {
-          inChannels: 2,
-          outChannels: 3,
-          kernelSize: [3, 3],
-          stride: [1, 1],
-          padding: [1, 1, 1, 1],
-          dilation: [1, 1],
-          groups: 1,
-          bias: true,
-        },
+        convAttrs({ inChannels: 2, outChannels: 3, kernelSize: [3, 3], padding: [1, 1, 1, 1] }),
         {
           name: n("valueOf"),
           params: { weight: { name: n("hasOwnProperty") }, bias: { name: n("isPrototypeOf") } },

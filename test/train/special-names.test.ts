@@ -6,6 +6,7 @@ import { Tensor } from "../../src/autograd/tensor.js";
 import { GraphBuilder } from "../../src/graph/builder.js";
 import { GraphModel } from "../../src/graph/executor.js";
 import type { Weights } from "../../src/graph/types.js";
+import { convAttrs } from "../../src/rewrite/units.js";
 import { Rng } from "../../src/tensor/rng.js";
 import { loadCheckpoint, restoreWeights, saveCheckpoint } from "../../src/train/checkpoint.js";
 import { train } from "../../src/train/loop.js";
@@ -27,16 +28,7 @@ function net(special: boolean): GraphModel {
     const c = b.node(
       "conv2d",
       [x],
-      {
-        inChannels: 1,
-        outChannels: 4,
-        kernelSize: [3, 3],
-        stride: [1, 1],
-        padding: [1, 1, 1, 1],
-        dilation: [1, 1],
-        groups: 1,
-        bias: true,
-      },
+      convAttrs({ inChannels: 1, outChannels: 4, kernelSize: [3, 3], padding: [1, 1, 1, 1] }),
       { name: n("valueOf"), params: { weight: { name: n("__proto__") }, bias: { name: n("valueOf") } } },
     )[0];
     return b.maxPool2d(b.relu(b.batchNorm2d(c, { name: n("hasOwnProperty") })), { kernelSize: 4 });
