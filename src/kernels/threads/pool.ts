@@ -91,6 +91,9 @@ export const DEFAULT_TIMEOUT_MS = 60_000;
 /** Chunks a worker's range of a chunked call goes in (see runChunked). */
 const CHUNKS_PER_WORKER = 4;
 
+/** The calling thread's timings before its share has run (a call that fails before then learns nothing). */
+const NO_TIMING: Omit<ThreadTiming, "units"> = { start: 0, compute: 0, tail: 0 };
+
 /** Loads of the counter before blocking: a worker that finishes within microseconds is met without a sleep. */
 const SPINS = 20_000;
 
@@ -273,18 +276,16 @@ export class ThreadPool implements KernelRunner {
     const used = this.take(t);
     const even = !this.learn;
     const ranges = even ? splitRange(c.units, t) : splitByShares(c.units, this.balance.shares(c.key, t));
-    const t0 = performance.now();
-    const tasks: Task[] = [];
-    const posted: Slot[] = [];
-    let own: unknown = null;
-    let s0 = t0;
-    let e0 = t0;
-    let end0 = t0;
     const stepped = c.stepped;
     if (c.chunked && !stepped && c.writeRange) {
       this.runChunked(c, used, ranges, even);
       return;
     }
+    const t0 = performance.now();
+    const tasks: Task[] = [];
+    const posted: Slot[] = [];
+    let own: unknown = null;
+    let ownTiming = NO_TIMING;
     Atomics.store(this.header, WRITTEN, 0);
     try {
       c.writeShared?.();
@@ -304,12 +305,7 @@ export class ThreadPool implements KernelRunner {
           Atomics.notify(this.header, WRITTEN);
         }
       }
-      c.writeRange?.(ranges[0][0], ranges[0][1]);
-      s0 = performance.now();
-      call(this.module, c.task(ranges[0][0], ranges[0][1], 0));
-      e0 = performance.now();
-      c.readRange?.(ranges[0][0], ranges[0][1]);
-      end0 = performance.now();
+      ownTiming = this.runOwnRange(c, ranges[0], t0);
     } catch (err) {
       own = err;
       // Release workers waiting for input parts that will not come (they compute on stale memory, then stop).
@@ -318,8 +314,24 @@ export class ThreadPool implements KernelRunner {
     }
     this.finish(posted, tasks, own);
     for (let i = 1; i < t; i++) c.readRange?.(ranges[i][0], ranges[i][1]);
-    if (!even)
-      this.updateBalance(c.key, used, ranges, t0, { start: s0 - t0, compute: e0 - s0, tail: end0 - e0 });
+    if (!even) this.updateBalance(c.key, used, ranges, t0, ownTiming);
+  }
+
+  /**
+   * The calling thread's share of a split call: writes its inputs, computes, reads its outputs. Returns its
+   * timings in ms after the call began at t0 (for the balance).
+   */
+  private runOwnRange(
+    c: SplitCall,
+    range: readonly [number, number],
+    t0: number,
+  ): Omit<ThreadTiming, "units"> {
+    c.writeRange?.(range[0], range[1]);
+    const start = performance.now();
+    call(this.module, c.task(range[0], range[1], 0));
+    const end = performance.now();
+    c.readRange?.(range[0], range[1]);
+    return { start: start - t0, compute: end - start, tail: performance.now() - end };
   }
 
   /**
@@ -369,9 +381,7 @@ export class ThreadPool implements KernelRunner {
     const tasks: Task[] = [];
     const posted: Slot[] = [];
     let own: unknown = null;
-    let s0 = t0;
-    let e0 = t0;
-    let end0 = t0;
+    let ownTiming = NO_TIMING;
     try {
       c.writeShared?.();
       const rounds = Math.max(...ranges.slice(1).map((_, j) => chunks(j + 1)));
@@ -390,12 +400,7 @@ export class ThreadPool implements KernelRunner {
           Atomics.notify(used[i - 1].ints, CHUNKS_WRITTEN);
         }
       }
-      write(ranges[0][0], ranges[0][1]);
-      s0 = performance.now();
-      call(this.module, c.task(ranges[0][0], ranges[0][1], 0));
-      e0 = performance.now();
-      read(ranges[0][0], ranges[0][1]);
-      end0 = performance.now();
+      ownTiming = this.runOwnRange(c, ranges[0], t0);
       const deadline = performance.now() + this.timeoutMs;
       for (let i = 1; i < t; i++) {
         const ints = used[i - 1].ints;
@@ -421,8 +426,7 @@ export class ThreadPool implements KernelRunner {
       }
     }
     this.finish(posted, tasks, own);
-    if (!even)
-      this.updateBalance(c.key, used, ranges, t0, { start: s0 - t0, compute: e0 - s0, tail: end0 - e0 });
+    if (!even) this.updateBalance(c.key, used, ranges, t0, ownTiming);
   }
 
   /** Waits for the workers of a call, then reports the calling thread's error or the workers'. */
